@@ -1,0 +1,87 @@
+// The generation protocol of NEEDLE.md section 5: encoder ids from query + tools, greedy
+// decoding from the start token, stop rules, and the returned text.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "needle/model.hpp"
+#include "needle/tokenizer.hpp"
+
+namespace needle {
+
+inline constexpr std::int32_t kEosId = 1;
+inline constexpr std::int32_t kToolCallId = 4;
+inline constexpr std::int32_t kToolsId = 5;
+
+// enc(query)[:max_enc_len-2] + [<tools>] + enc(tools)[:max_enc_len - len(query ids) - 1].
+inline std::vector<std::int32_t> encoder_ids(const Tokenizer& tok, const Config& c,
+                                             std::string_view query, std::string_view tools) {
+  std::vector<std::int32_t> ids = tok.encode(query);
+  if (ids.size() > std::size_t(c.max_enc_len - 2)) ids.resize(std::size_t(c.max_enc_len - 2));
+  const std::size_t remaining = std::size_t(c.max_enc_len) - ids.size() - 1;
+  ids.push_back(kToolsId);
+  std::vector<std::int32_t> tool_ids = tok.encode(tools);
+  ids.insert(ids.end(), tool_ids.begin(),
+             tool_ids.begin() + std::min(remaining, tool_ids.size()));
+  return ids;
+}
+
+// First index of the largest logit (the reference's argmax tie rule).
+inline std::int32_t argmax(std::span<const float> logits) {
+  std::int32_t best = 0;
+  float best_v = -std::numeric_limits<float>::infinity();
+  for (std::size_t i = 0; i < logits.size(); ++i)
+    if (logits[i] > best_v) {
+      best_v = logits[i];
+      best = static_cast<std::int32_t>(i);
+    }
+  return best;
+}
+
+// Decoded output text: a leading <tool_call> removed, surrounding whitespace trimmed.
+inline std::string output_text(const Tokenizer& tok, std::span<const std::int32_t> generated) {
+  if (!generated.empty() && generated.front() == kToolCallId) generated = generated.subspan(1);
+  std::string text = tok.decode(generated);
+  const auto is_space = [](char ch) {
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
+  };
+  std::size_t b = 0, e = text.size();
+  while (b < e && is_space(text[b])) ++b;
+  while (e > b && is_space(text[e - 1])) --e;
+  return text.substr(b, e - b);
+}
+
+}  // namespace needle
+
+namespace needle {
+
+// Greedy decoding from the start token (</s>) until EOS or the decoder sequence (start token
+// included) reaches max_dec_len; at most `max_new` ids. `on_token(id)` is told each generated
+// id and returns false to stop early. `pick(logits)` chooses the next id: plain argmax, or a
+// constrained choice (NEEDLE.md section 8).
+template <class Pick, class OnToken>
+std::vector<std::int32_t> greedy_decode(const Model& model, Workspace& ws, DecoderState& st,
+                                        std::vector<float>& logits, int max_new, Pick&& pick,
+                                        OnToken&& on_token) {
+  const Config& c = model.config();
+  std::vector<std::int32_t> out;
+  logits.resize(std::size_t(c.vocab_size));
+  std::int32_t token = kEosId;  // the start token
+  const int limit = std::min(max_new, c.max_dec_len - 1);
+  while (static_cast<int>(out.size()) < limit) {
+    model.decode_step(token, ws, st, logits.data());
+    token = pick(std::span<float>(logits));
+    if (token == kEosId) break;
+    out.push_back(token);
+    if (!on_token(token)) break;
+  }
+  return out;
+}
+
+}  // namespace needle
