@@ -360,3 +360,16 @@ inline Result<Weights> build_weights(const SafeTensors& st, const Config& c) {
 }
 
 }  // namespace needle
+
+namespace needle {
+
+// Container + config + typed weights in one step. The result borrows `file`.
+inline Result<Weights> load_weights(std::span<const std::uint8_t> file) {
+  auto st = parse_safetensors(file);
+  if (!st.ok()) return std::move(st).error();
+  auto config = parse_config(*st);
+  if (!config.ok()) return std::move(config).error();
+  return build_weights(*st, *config);
+}
+
+}  // namespace needle
