@@ -1,0 +1,176 @@
+// Kernel throughput: the reference against the SIMD kernels at the full model's shapes.
+// Prints figures (medians over repeated runs); not a test. Builds natively (AVX2 when the
+// CPU has it) and with em++ -msimd128 for Node (tests/wasm/run_kernel_tests.sh).
+//
+//   bench_kernels            all figures
+//   bench_kernels --quick    fewer repetitions
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "int4.hpp"
+#include "int4_ref.hpp"
+
+namespace {
+
+using namespace needle::kernels;
+
+int g_reps = 7;              // timed repetitions; the median is reported
+double g_rep_seconds = 0.05;  // each repetition runs the kernel this long (at least once)
+
+// Median seconds per call of f().
+template <class F>
+double median_seconds(F&& f) {
+  using clock = std::chrono::steady_clock;
+  f();  // warm caches and the dispatch check
+  auto t0 = clock::now();
+  f();
+  const double once = std::chrono::duration<double>(clock::now() - t0).count();
+  const int iters = std::max(1, static_cast<int>(g_rep_seconds / std::max(once, 1e-9)));
+  std::vector<double> per_call;
+  for (int r = 0; r < g_reps; ++r) {
+    t0 = clock::now();
+    for (int i = 0; i < iters; ++i) f();
+    per_call.push_back(std::chrono::duration<double>(clock::now() - t0).count() / iters);
+  }
+  std::nth_element(per_call.begin(), per_call.begin() + per_call.size() / 2, per_call.end());
+  return per_call[per_call.size() / 2];
+}
+
+// Keeps results observable so no kernel call is optimised away.
+double g_sink = 0.0;
+void consume(const std::vector<float>& v) {
+  for (float f : v) g_sink += f;
+}
+
+struct OwnedInt4 {
+  std::vector<std::uint8_t> packed;
+  std::vector<float> scales;
+  Int4Matrix view;
+};
+
+OwnedInt4 random_int4(int in, int out, std::mt19937& rng) {
+  OwnedInt4 m;
+  const int in_pad = (in + 31) / 32 * 32;
+  m.packed.resize(static_cast<size_t>(in_pad / 2) * out);
+  for (auto& b : m.packed) b = static_cast<std::uint8_t>(rng());
+  std::uniform_real_distribution<float> s(0.01f, 0.1f);
+  m.scales.resize(static_cast<size_t>(in_pad / 32) * out);
+  for (auto& v : m.scales) v = s(rng);
+  m.view = Int4Matrix{m.packed.data(), m.scales.data(), in, in_pad, out};
+  return m;
+}
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& f : v) f = d(rng);
+  return v;
+}
+
+void row(const char* what, const char* unit, double ref_value, double fast_value) {
+  std::printf("%-34s %9.3f %9.3f %-7s x%.1f\n", what, ref_value, fast_value, unit, fast_value / ref_value);
+}
+
+void bench_int4_matvec(int in, int out, std::mt19937& rng) {
+  OwnedInt4 m = random_int4(in, out, rng);
+  const auto x = random_floats(in, rng);
+  std::vector<float> y(out);
+  const double elems = double(in) * out;
+  const double t_ref = median_seconds([&] { int4_matvec_ref(m.view, x.data(), y.data()); });
+  consume(y);
+  const double t_fast = median_seconds([&] { int4_matvec(m.view, x.data(), y.data()); });
+  consume(y);
+  char name[64];
+  std::snprintf(name, sizeof name, "int4_matvec %dx%d", in, out);
+  row(name, "Gelem/s", elems / t_ref * 1e-9, elems / t_fast * 1e-9);
+  std::printf("%-34s %9s %9.1f us/call\n", "", "", t_fast * 1e6);
+}
+
+void bench_int4_matmul(int in, int out, int n, std::mt19937& rng) {
+  OwnedInt4 m = random_int4(in, out, rng);
+  const auto x = random_floats(static_cast<size_t>(n) * in, rng);
+  std::vector<float> y(static_cast<size_t>(n) * out);
+  const double macs = double(in) * out * n;
+  const double t_ref = median_seconds([&] { int4_matmul_ref(m.view, x.data(), n, y.data()); });
+  consume(y);
+  const double t_fast = median_seconds([&] { int4_matmul(m.view, x.data(), n, y.data()); });
+  consume(y);
+  char name[64];
+  std::snprintf(name, sizeof name, "int4_matmul %dx%d n=%d", in, out, n);
+  row(name, "GMAC/s", macs / t_ref * 1e-9, macs / t_fast * 1e-9);
+}
+
+void bench_f32_matvec(int in, int out, std::mt19937& rng) {
+  const auto w = random_floats(static_cast<size_t>(in) * out, rng);
+  const auto x = random_floats(in, rng);
+  std::vector<float> y(out);
+  const double elems = double(in) * out;
+  const double t_ref = median_seconds([&] { f32_matvec_ref(w.data(), in, out, x.data(), y.data()); });
+  consume(y);
+  const double t_fast = median_seconds([&] { f32_matvec(w.data(), in, out, x.data(), y.data()); });
+  consume(y);
+  char name[64];
+  std::snprintf(name, sizeof name, "f32_matvec %dx%d", in, out);
+  row(name, "Gelem/s", elems / t_ref * 1e-9, elems / t_fast * 1e-9);
+}
+
+void bench_f32_matmul(int in, int out, int n, std::mt19937& rng) {
+  const auto w = random_floats(static_cast<size_t>(in) * out, rng);
+  const auto x = random_floats(static_cast<size_t>(n) * in, rng);
+  std::vector<float> y(static_cast<size_t>(n) * out);
+  const double macs = double(in) * out * n;
+  const double t_ref = median_seconds([&] { f32_matmul_ref(w.data(), in, out, x.data(), n, y.data()); });
+  consume(y);
+  const double t_fast = median_seconds([&] { f32_matmul(w.data(), in, out, x.data(), n, y.data()); });
+  consume(y);
+  char name[64];
+  std::snprintf(name, sizeof name, "f32_matmul %dx%d n=%d", in, out, n);
+  row(name, "GMAC/s", macs / t_ref * 1e-9, macs / t_fast * 1e-9);
+}
+
+void bench_rows_dot(int n_rows, int d, std::mt19937& rng) {
+  const auto rows = random_floats(static_cast<size_t>(n_rows) * d, rng);
+  const auto h = random_floats(d, rng);
+  std::vector<float> out(n_rows);
+  const double bytes = double(n_rows) * d * 4;
+  const double t_ref = median_seconds([&] { f32_rows_dot_ref(rows.data(), n_rows, d, h.data(), out.data()); });
+  consume(out);
+  const double t_fast = median_seconds([&] { f32_rows_dot(rows.data(), n_rows, d, h.data(), out.data()); });
+  consume(out);
+  char name[64];
+  std::snprintf(name, sizeof name, "f32_rows_dot %dx%d", n_rows, d);
+  row(name, "GB/s", bytes / t_ref * 1e-9, bytes / t_fast * 1e-9);
+  std::printf("%-34s %9s %9.1f us/call\n", "", "", t_fast * 1e6);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int a = 1; a < argc; ++a) {
+    if (std::strcmp(argv[a], "--quick") == 0) {
+      g_reps = 3;
+      g_rep_seconds = 0.02;
+    }
+  }
+  std::printf("needle kernels: backend %s (medians of %d runs)\n", kernels_backend(), g_reps);
+  std::printf("%-34s %9s %9s %-7s %s\n", "", "ref", kernels_backend(), "unit", "ratio");
+  std::mt19937 rng(42);
+  bench_int4_matvec(512, 512, rng);
+  bench_int4_matvec(512, 256, rng);
+  bench_int4_matvec(512, 2048, rng);
+  bench_int4_matvec(2048, 512, rng);
+  bench_int4_matmul(512, 512, 64, rng);
+  bench_int4_matmul(512, 512, 256, rng);
+  bench_int4_matmul(512, 2048, 256, rng);
+  bench_int4_matmul(2048, 512, 256, rng);
+  bench_f32_matvec(512, 512, rng);
+  bench_f32_matmul(512, 512, 256, rng);
+  bench_rows_dot(8192, 512, rng);
+  std::printf("(checksum %g)\n", g_sink);
+  return 0;
+}
