@@ -40,4 +40,23 @@ if(EXISTS ${_scripts}/make_model.py)
   endforeach()
 endif()
 
+
+# Expected outputs of the independent float64 NumPy reference (scripts/reference.py) on the
+# tiny models: encoder output, teacher-forced greedy logits, retrieval embedding.
+set(NEEDLE_REFERENCE_IDS "7,300,1200,45,8000,5,4000,17,2222,999,3,6,261,88,4096,1500")
+if(EXISTS ${_scripts}/reference.py AND EXISTS ${_scripts}/make_model.py)
+  foreach(model_name tiny tiny_bf16 tiny_f16 tiny_ffn tiny_retrieval tiny_floatproj)
+    add_custom_command(
+      OUTPUT ${NEEDLE_TESTDATA_DIR}/${model_name}.ref.json
+      COMMAND ${NEEDLE_PYTHON} ${_scripts}/reference.py dump
+              --weights ${NEEDLE_TESTDATA_DIR}/${model_name}.safetensors
+              --enc-ids ${NEEDLE_REFERENCE_IDS} --steps 12
+              --out ${NEEDLE_TESTDATA_DIR}/${model_name}.ref.json
+      DEPENDS ${_scripts}/reference.py ${NEEDLE_TESTDATA_DIR}/${model_name}.safetensors
+      COMMENT "Reference outputs for ${model_name}"
+      VERBATIM)
+    list(APPEND _outputs ${NEEDLE_TESTDATA_DIR}/${model_name}.ref.json)
+  endforeach()
+endif()
+
 add_custom_target(needle_testdata ALL DEPENDS ${_outputs})
