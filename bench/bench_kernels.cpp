@@ -4,6 +4,7 @@
 //
 //   bench_kernels            all figures
 //   bench_kernels --quick    fewer repetitions
+//   bench_kernels matmul     only the figures whose name contains "matmul"
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -41,6 +42,9 @@ double median_seconds(F&& f) {
   return per_call[per_call.size() / 2];
 }
 
+const char* g_filter = nullptr;  // run only figures whose name contains this
+bool selected(const char* name) { return g_filter == nullptr || std::strstr(name, g_filter) != nullptr; }
+
 // Keeps results observable so no kernel call is optimised away.
 double g_sink = 0.0;
 void consume(const std::vector<float>& v) {
@@ -77,6 +81,9 @@ void row(const char* what, const char* unit, double ref_value, double fast_value
 }
 
 void bench_int4_matvec(int in, int out, std::mt19937& rng) {
+  char name[64];
+  std::snprintf(name, sizeof name, "int4_matvec %dx%d", in, out);
+  if (!selected(name)) return;
   OwnedInt4 m = random_int4(in, out, rng);
   const auto x = random_floats(in, rng);
   std::vector<float> y(out);
@@ -85,13 +92,14 @@ void bench_int4_matvec(int in, int out, std::mt19937& rng) {
   consume(y);
   const double t_fast = median_seconds([&] { int4_matvec(m.view, x.data(), y.data()); });
   consume(y);
-  char name[64];
-  std::snprintf(name, sizeof name, "int4_matvec %dx%d", in, out);
   row(name, "Gelem/s", elems / t_ref * 1e-9, elems / t_fast * 1e-9);
   std::printf("%-34s %9s %9.1f us/call\n", "", "", t_fast * 1e6);
 }
 
 void bench_int4_matmul(int in, int out, int n, std::mt19937& rng) {
+  char name[64];
+  std::snprintf(name, sizeof name, "int4_matmul %dx%d n=%d", in, out, n);
+  if (!selected(name)) return;
   OwnedInt4 m = random_int4(in, out, rng);
   const auto x = random_floats(static_cast<size_t>(n) * in, rng);
   std::vector<float> y(static_cast<size_t>(n) * out);
@@ -100,12 +108,13 @@ void bench_int4_matmul(int in, int out, int n, std::mt19937& rng) {
   consume(y);
   const double t_fast = median_seconds([&] { int4_matmul(m.view, x.data(), n, y.data()); });
   consume(y);
-  char name[64];
-  std::snprintf(name, sizeof name, "int4_matmul %dx%d n=%d", in, out, n);
   row(name, "GMAC/s", macs / t_ref * 1e-9, macs / t_fast * 1e-9);
 }
 
 void bench_f32_matvec(int in, int out, std::mt19937& rng) {
+  char name[64];
+  std::snprintf(name, sizeof name, "f32_matvec %dx%d", in, out);
+  if (!selected(name)) return;
   const auto w = random_floats(static_cast<size_t>(in) * out, rng);
   const auto x = random_floats(in, rng);
   std::vector<float> y(out);
@@ -114,12 +123,13 @@ void bench_f32_matvec(int in, int out, std::mt19937& rng) {
   consume(y);
   const double t_fast = median_seconds([&] { f32_matvec(w.data(), in, out, x.data(), y.data()); });
   consume(y);
-  char name[64];
-  std::snprintf(name, sizeof name, "f32_matvec %dx%d", in, out);
   row(name, "Gelem/s", elems / t_ref * 1e-9, elems / t_fast * 1e-9);
 }
 
 void bench_f32_matmul(int in, int out, int n, std::mt19937& rng) {
+  char name[64];
+  std::snprintf(name, sizeof name, "f32_matmul %dx%d n=%d", in, out, n);
+  if (!selected(name)) return;
   const auto w = random_floats(static_cast<size_t>(in) * out, rng);
   const auto x = random_floats(static_cast<size_t>(n) * in, rng);
   std::vector<float> y(static_cast<size_t>(n) * out);
@@ -128,12 +138,13 @@ void bench_f32_matmul(int in, int out, int n, std::mt19937& rng) {
   consume(y);
   const double t_fast = median_seconds([&] { f32_matmul(w.data(), in, out, x.data(), n, y.data()); });
   consume(y);
-  char name[64];
-  std::snprintf(name, sizeof name, "f32_matmul %dx%d n=%d", in, out, n);
   row(name, "GMAC/s", macs / t_ref * 1e-9, macs / t_fast * 1e-9);
 }
 
 void bench_rows_dot(int n_rows, int d, std::mt19937& rng) {
+  char name[64];
+  std::snprintf(name, sizeof name, "f32_rows_dot %dx%d", n_rows, d);
+  if (!selected(name)) return;
   const auto rows = random_floats(static_cast<size_t>(n_rows) * d, rng);
   const auto h = random_floats(d, rng);
   std::vector<float> out(n_rows);
@@ -142,8 +153,6 @@ void bench_rows_dot(int n_rows, int d, std::mt19937& rng) {
   consume(out);
   const double t_fast = median_seconds([&] { f32_rows_dot(rows.data(), n_rows, d, h.data(), out.data()); });
   consume(out);
-  char name[64];
-  std::snprintf(name, sizeof name, "f32_rows_dot %dx%d", n_rows, d);
   row(name, "GB/s", bytes / t_ref * 1e-9, bytes / t_fast * 1e-9);
   std::printf("%-34s %9s %9.1f us/call\n", "", "", t_fast * 1e6);
 }
@@ -155,6 +164,8 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[a], "--quick") == 0) {
       g_reps = 3;
       g_rep_seconds = 0.02;
+    } else {
+      g_filter = argv[a];
     }
   }
   std::printf("needle kernels: backend %s (medians of %d runs)\n", kernels_backend(), g_reps);
@@ -164,7 +175,7 @@ int main(int argc, char** argv) {
   bench_int4_matvec(512, 256, rng);
   bench_int4_matvec(512, 2048, rng);
   bench_int4_matvec(2048, 512, rng);
-  bench_int4_matmul(512, 512, 64, rng);
+  for (int n : {3, 6, 12, 24, 64}) bench_int4_matmul(512, 512, n, rng);
   bench_int4_matmul(512, 512, 256, rng);
   bench_int4_matmul(512, 2048, 256, rng);
   bench_int4_matmul(2048, 512, 256, rng);

@@ -24,6 +24,14 @@
 
 #define NEEDLE_TARGET_AVX2 __attribute__((target("avx2,fma")))
 
+// Fully unrolls a short constant loop over registers. GCC otherwise unrolls it too late to
+// keep an array of accumulators in registers and stores every one of them each iteration.
+#if defined(__clang__)
+#define NEEDLE_UNROLL _Pragma("unroll")
+#else
+#define NEEDLE_UNROLL _Pragma("GCC unroll 16")
+#endif
+
 namespace needle::kernels {
 
 namespace avx2_detail {  // private helpers
@@ -37,6 +45,7 @@ inline constexpr int kMR = 6;    // tokens per micro-tile
 inline constexpr int kNR = 16;   // output columns per micro-tile (two ymm)
 inline constexpr int kKC = 256;  // input rows per panel; a multiple of kInt4GroupRows
 inline constexpr int kNC = 128;  // output columns per panel; a multiple of kNR
+inline constexpr int kMC = 96;   // tokens per block sweeping one strip; a multiple of kMR
 static_assert(kKC % kInt4GroupRows == 0 && kNC % kNR == 0);
 
 // Below this many tokens, dequantising a panel costs more than it saves: loop matvecs.
@@ -79,13 +88,13 @@ template <int kBlocks>
 NEEDLE_TARGET_AVX2 inline void int4_matvec_group(const std::uint8_t* bytes, size_t out, const float* xg,
                                                  int rows_in_group, const float* scale, float* y) {
   __m256 acc[kBlocks];
-  for (int b = 0; b < kBlocks; ++b) acc[b] = _mm256_setzero_ps();
+  NEEDLE_UNROLL for (int b = 0; b < kBlocks; ++b) acc[b] = _mm256_setzero_ps();
   const int full_pairs = rows_in_group / 2;
   for (int p = 0; p < full_pairs; ++p) {
     const __m256 x_lo = _mm256_broadcast_ss(xg + 2 * p);
     const __m256 x_hi = _mm256_broadcast_ss(xg + 2 * p + 1);
     const std::uint8_t* row = bytes + p * out;
-    for (int b = 0; b < kBlocks; ++b) {
+    NEEDLE_UNROLL for (int b = 0; b < kBlocks; ++b) {
       const __m256i v = load8_bytes(row + 8 * b);
       acc[b] = _mm256_fmadd_ps(low_nibbles_x2p28(v), x_lo, acc[b]);
       acc[b] = _mm256_fmadd_ps(high_nibbles_x2p28(v), x_hi, acc[b]);
@@ -94,12 +103,12 @@ NEEDLE_TARGET_AVX2 inline void int4_matvec_group(const std::uint8_t* bytes, size
   if (rows_in_group & 1) {  // the last row is a low nibble; its high nibble is padding
     const __m256 x_lo = _mm256_broadcast_ss(xg + 2 * full_pairs);
     const std::uint8_t* row = bytes + full_pairs * out;
-    for (int b = 0; b < kBlocks; ++b) {
+    NEEDLE_UNROLL for (int b = 0; b < kBlocks; ++b) {
       acc[b] = _mm256_fmadd_ps(low_nibbles_x2p28(load8_bytes(row + 8 * b)), x_lo, acc[b]);
     }
   }
   const __m256 unscale = _mm256_set1_ps(kNibbleUnscale);
-  for (int b = 0; b < kBlocks; ++b) {
+  NEEDLE_UNROLL for (int b = 0; b < kBlocks; ++b) {
     const __m256 s = _mm256_loadu_ps(scale + 8 * b);
     _mm256_storeu_ps(y + 8 * b,
                      _mm256_fmadd_ps(_mm256_mul_ps(acc[b], unscale), s, _mm256_loadu_ps(y + 8 * b)));
@@ -202,18 +211,18 @@ template <int kRows>
 NEEDLE_TARGET_AVX2 inline void micro_kernel(const float* x, size_t ldx, const float* strip, int kc,
                                             float* y, size_t ldy, int cols, bool accumulate) {
   __m256 acc[kRows][2];
-  for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  NEEDLE_UNROLL for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (int k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(strip + k * kNR);
     const __m256 b1 = _mm256_load_ps(strip + k * kNR + 8);
-    for (int r = 0; r < kRows; ++r) {
+    NEEDLE_UNROLL for (int r = 0; r < kRows; ++r) {
       const __m256 a = _mm256_broadcast_ss(x + r * ldx + k);
       acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
     }
   }
   if (cols == kNR) {
-    for (int r = 0; r < kRows; ++r) {
+    NEEDLE_UNROLL for (int r = 0; r < kRows; ++r) {
       float* yr = y + r * ldy;
       if (accumulate) {
         acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_loadu_ps(yr));
@@ -223,12 +232,16 @@ NEEDLE_TARGET_AVX2 inline void micro_kernel(const float* x, size_t ldx, const fl
       _mm256_storeu_ps(yr + 8, acc[r][1]);
     }
   } else {
-    alignas(32) float tile[kNR];
-    for (int r = 0; r < kRows; ++r) {
-      _mm256_store_ps(tile, acc[r][0]);
-      _mm256_store_ps(tile + 8, acc[r][1]);
+    // Spill first, then copy: indexing acc inside a loop that is not unrolled would make
+    // the compiler keep acc in memory through the hot loop above.
+    alignas(32) float tile[kRows][kNR];
+    NEEDLE_UNROLL for (int r = 0; r < kRows; ++r) {
+      _mm256_store_ps(tile[r], acc[r][0]);
+      _mm256_store_ps(tile[r] + 8, acc[r][1]);
+    }
+    NEEDLE_UNROLL for (int r = 0; r < kRows; ++r) {
       float* yr = y + r * ldy;
-      for (int c = 0; c < cols; ++c) yr[c] = accumulate ? yr[c] + tile[c] : tile[c];
+      for (int c = 0; c < cols; ++c) yr[c] = accumulate ? yr[c] + tile[r][c] : tile[r][c];
     }
   }
 }
@@ -264,14 +277,19 @@ NEEDLE_TARGET_AVX2 inline void matmul_panels(int in, int out, const float* x, in
     for (int k0 = 0; k0 < in; k0 += kKC) {
       const int kc = in - k0 < kKC ? in - k0 : kKC;
       pack(k0, kc, j0, nc, panel);
-      for (int t0 = 0; t0 < n; t0 += kMR) {
-        const int rows = n - t0 < kMR ? n - t0 : kMR;
-        const float* xt = x + static_cast<size_t>(t0) * in + k0;
+      // Token blocks of kMC: the strip (kc x 16 floats) stays in L1 while the block's
+      // micro-rows stream through it from L2.
+      for (int m0 = 0; m0 < n; m0 += kMC) {
+        const int mc = n - m0 < kMC ? n - m0 : kMC;
         for (int s = 0; s * kNR < nc; ++s) {
           const int cols = nc - s * kNR < kNR ? nc - s * kNR : kNR;
-          micro_kernel_rows(rows, xt, static_cast<size_t>(in), panel + static_cast<size_t>(s) * kc * kNR, kc,
-                            y + static_cast<size_t>(t0) * out + j0 + s * kNR, static_cast<size_t>(out), cols,
-                            k0 > 0);
+          const float* strip = panel + static_cast<size_t>(s) * kc * kNR;
+          for (int t0 = m0; t0 < m0 + mc; t0 += kMR) {
+            const int rows = m0 + mc - t0 < kMR ? m0 + mc - t0 : kMR;
+            micro_kernel_rows(rows, x + static_cast<size_t>(t0) * in + k0, static_cast<size_t>(in), strip, kc,
+                              y + static_cast<size_t>(t0) * out + j0 + s * kNR, static_cast<size_t>(out), cols,
+                              k0 > 0);
+          }
         }
       }
     }
@@ -320,13 +338,13 @@ NEEDLE_TARGET_AVX2 inline void f32_matvec_avx2(const float* w, int in, int out, 
   // 64 columns at a time: 8 independent accumulators hide the FMA latency.
   for (; o + 64 <= out; o += 64) {
     __m256 acc[8];
-    for (int b = 0; b < 8; ++b) acc[b] = _mm256_setzero_ps();
+    NEEDLE_UNROLL for (int b = 0; b < 8; ++b) acc[b] = _mm256_setzero_ps();
     for (int i = 0; i < in; ++i) {
       const __m256 xi = _mm256_broadcast_ss(x + i);
       const float* row = w + i * ld + o;
-      for (int b = 0; b < 8; ++b) acc[b] = _mm256_fmadd_ps(_mm256_loadu_ps(row + 8 * b), xi, acc[b]);
+      NEEDLE_UNROLL for (int b = 0; b < 8; ++b) acc[b] = _mm256_fmadd_ps(_mm256_loadu_ps(row + 8 * b), xi, acc[b]);
     }
-    for (int b = 0; b < 8; ++b) _mm256_storeu_ps(y + o + 8 * b, acc[b]);
+    NEEDLE_UNROLL for (int b = 0; b < 8; ++b) _mm256_storeu_ps(y + o + 8 * b, acc[b]);
   }
   for (; o + 8 <= out; o += 8) {
     __m256 acc = _mm256_setzero_ps();
@@ -362,19 +380,19 @@ NEEDLE_TARGET_AVX2 inline void f32_rows_dot_avx2(const float* rows, int n_rows, 
   for (; r + 4 <= n_rows; r += 4) {
     const float* p[4] = {rows + r * ld, rows + (r + 1) * ld, rows + (r + 2) * ld, rows + (r + 3) * ld};
     __m256 a[4][2];
-    for (int q = 0; q < 4; ++q) a[q][0] = a[q][1] = _mm256_setzero_ps();
+    NEEDLE_UNROLL for (int q = 0; q < 4; ++q) a[q][0] = a[q][1] = _mm256_setzero_ps();
     int k = 0;
     for (; k < d16; k += 16) {
       const __m256 h0 = _mm256_loadu_ps(h + k);
       const __m256 h1 = _mm256_loadu_ps(h + k + 8);
-      for (int q = 0; q < 4; ++q) {
+      NEEDLE_UNROLL for (int q = 0; q < 4; ++q) {
         a[q][0] = _mm256_fmadd_ps(_mm256_loadu_ps(p[q] + k), h0, a[q][0]);
         a[q][1] = _mm256_fmadd_ps(_mm256_loadu_ps(p[q] + k + 8), h1, a[q][1]);
       }
     }
     if (k < d8) {
       const __m256 h0 = _mm256_loadu_ps(h + k);
-      for (int q = 0; q < 4; ++q) a[q][0] = _mm256_fmadd_ps(_mm256_loadu_ps(p[q] + k), h0, a[q][0]);
+      NEEDLE_UNROLL for (int q = 0; q < 4; ++q) a[q][0] = _mm256_fmadd_ps(_mm256_loadu_ps(p[q] + k), h0, a[q][0]);
       k += 8;
     }
     // Transpose-and-add the four row sums into one register.
@@ -384,7 +402,7 @@ NEEDLE_TARGET_AVX2 inline void f32_rows_dot_avx2(const float* rows, int n_rows, 
     __m128 sums = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
     alignas(16) float four[4];
     _mm_store_ps(four, sums);
-    for (int q = 0; q < 4; ++q) {
+    NEEDLE_UNROLL for (int q = 0; q < 4; ++q) {
       float acc = four[q];
       for (int kk = k; kk < d; ++kk) acc += p[q][kk] * h[kk];
       out[r + q] = acc;
