@@ -21,9 +21,11 @@ Format (docs/NEEDLE.md section 9): 8-byte little-endian header length, a JSON he
 - Norms, gates, embedding and the retrieval head are in --float-dtype (bf16 is rounded to
   nearest even). Gates are shape []; with an odd --seed the gates of odd-numbered layers
   are shape [1] instead, since readers must accept both.
-- FFN tensors are `encoder.{i}.ffn_gate`, `encoder.{i}.ffn_norm`, `encoder.{i}.ffn.gate_proj`
-  ... (the full `encoder`/`decoder` prefix of every other layer tensor; section 9 of
-  NEEDLE.md abbreviates it as `{enc|dec}`).
+- FFN (--ffn): no_feedforward "false", activation drelu, ffn_dim 4*d (tiny: 4*d-16 = 112,
+  not a multiple of 32, so down_proj has zero pad rows). Tensors are
+  `encoder.{i}.ffn_gate`, `encoder.{i}.ffn_norm`, `encoder.{i}.ffn.gate_proj` ... with the
+  full `encoder`/`decoder` prefix of every other layer tensor (section 9 of NEEDLE.md
+  abbreviates it as `{enc|dec}`).
 - Tensors are laid out I4 first, then F32, then 16-bit, so every tensor's offset is a
   multiple of its element size (I4 blocks are multiples of 16 bytes).
 
