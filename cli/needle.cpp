@@ -1,2 +1,159 @@
-// Placeholder until the engine lands.
-int main() { return 1; }
+// needle: the native command line. Argument parsing and printing only; the core decides.
+//   needle run --weights FILE --tokenizer FILE --query TEXT --tools JSON [--json] [--max-tokens N]
+//   needle tokenize --tokenizer FILE TEXT
+// --tools @FILE reads the tools JSON from a file. Errors: one line on stderr, exit status 1
+// (2 for usage errors).
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "needle/json.hpp"
+#include "needle/needle.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage:\n"
+    "  needle run --weights FILE --tokenizer FILE --query TEXT --tools JSON|@FILE [--json] "
+    "[--max-tokens N]\n"
+    "  needle tokenize --tokenizer FILE TEXT\n";
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "needle: %s\n%s", message.c_str(), kUsage);
+  return 2;
+}
+
+int fail(const needle::Error& e) {
+  std::fprintf(stderr, "needle: error [%s]: %s\n",
+               std::string(needle::error_code_name(e.code)).c_str(), e.message.c_str());
+  return 1;
+}
+
+// --flag value pairs and bare flags; positional arguments kept in order.
+struct Args {
+  std::map<std::string, std::string> options;
+  std::vector<std::string> positional;
+  bool has(const std::string& k) const { return options.count(k) != 0; }
+};
+
+bool parse_args(int argc, char** argv, int first, const std::vector<std::string>& bool_flags,
+                const std::vector<std::string>& value_flags, Args* out, std::string* err) {
+  for (int i = first; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) {
+      out->positional.push_back(a);
+      continue;
+    }
+    const std::string name = a.substr(2);
+    if (std::find(bool_flags.begin(), bool_flags.end(), name) != bool_flags.end()) {
+      out->options[name] = "";
+    } else if (std::find(value_flags.begin(), value_flags.end(), name) != value_flags.end()) {
+      if (i + 1 >= argc) {
+        *err = "option --" + name + " needs a value";
+        return false;
+      }
+      out->options[name] = argv[++i];
+    } else {
+      *err = "unknown option " + a;
+      return false;
+    }
+  }
+  return true;
+}
+
+needle::Result<needle::Blob> read_input(const std::string& path) { return needle::map_file(path); }
+
+needle::Result<needle::Tokenizer> load_tokenizer(const std::string& path) {
+  auto blob = read_input(path);
+  if (!blob.ok()) return std::move(blob).error();
+  return needle::Tokenizer::load(blob->bytes);
+}
+
+int cmd_tokenize(int argc, char** argv) {
+  Args args;
+  std::string err;
+  if (!parse_args(argc, argv, 2, {}, {"tokenizer"}, &args, &err)) return usage_error(err);
+  if (!args.has("tokenizer")) return usage_error("tokenize needs --tokenizer FILE");
+  if (args.positional.size() != 1) return usage_error("tokenize takes exactly one TEXT argument");
+  auto tok = load_tokenizer(args.options["tokenizer"]);
+  if (!tok.ok()) return fail(tok.error());
+  const auto ids = tok->encode(args.positional[0]);
+  std::string out = "[";
+  for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  std::printf("%s]\n", out.c_str());
+  return 0;
+}
+
+int cmd_run(int argc, char** argv) {
+  Args args;
+  std::string err;
+  if (!parse_args(argc, argv, 2, {"json"}, {"weights", "tokenizer", "query", "tools", "max-tokens"},
+                  &args, &err))
+    return usage_error(err);
+  for (const char* required : {"weights", "tokenizer", "query", "tools"})
+    if (!args.has(required)) return usage_error(std::string("run needs --") + required);
+  if (!args.positional.empty()) return usage_error("unexpected argument '" + args.positional[0] + "'");
+
+  needle::RunOptions opt;
+  if (args.has("max-tokens")) {
+    char* end = nullptr;
+    const std::string& v = args.options["max-tokens"];
+    const long n = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || n < 1 || n > 1 << 20)
+      return usage_error("--max-tokens must be a positive integer, got '" + v + "'");
+    opt.max_tokens = static_cast<int>(n);
+  }
+  std::string tools = args.options["tools"];
+  needle::Blob tools_file;
+  if (!tools.empty() && tools[0] == '@') {
+    auto blob = read_input(tools.substr(1));
+    if (!blob.ok()) return fail(blob.error());
+    tools.assign(reinterpret_cast<const char*>(blob->bytes.data()), blob->bytes.size());
+  }
+
+  auto weights = needle::map_file(args.options["weights"]);
+  if (!weights.ok()) return fail(weights.error());
+  auto tok_blob = read_input(args.options["tokenizer"]);
+  if (!tok_blob.ok()) return fail(tok_blob.error());
+  auto engine = needle::Engine::load(std::move(weights).value(), tok_blob->bytes);
+  if (!engine.ok()) return fail(engine.error());
+  auto result = engine->run(args.options["query"], tools, opt);
+  if (!result.ok()) return fail(result.error());
+
+  if (!args.has("json")) {
+    std::printf("%s\n", result->text.c_str());
+    return 0;
+  }
+  using needle::json::Value;
+  Value out = Value::object();
+  out.set("text", Value::from_string(result->text));
+  Value tokens = Value::array();
+  for (auto id : result->tokens) tokens.push_back(Value::from_int(id));
+  out.set("tokens", std::move(tokens));
+  out.set("encoder_tokens", Value::from_int(result->encoder_tokens));
+  Value timings = Value::object();
+  timings.set("load", Value::from_double(result->timings.load_ms));
+  timings.set("encode", Value::from_double(result->timings.encode_ms));
+  timings.set("decode", Value::from_double(result->timings.decode_ms));
+  out.set("timings_ms", std::move(timings));
+  std::printf("%s\n", needle::json::dump(out).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage_error("missing command");
+  const std::string_view cmd = argv[1];
+  if (cmd == "run") return cmd_run(argc, argv);
+  if (cmd == "tokenize") return cmd_tokenize(argc, argv);
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::printf("%s", kUsage);
+    return 0;
+  }
+  return usage_error("unknown command '" + std::string(cmd) + "'");
+}

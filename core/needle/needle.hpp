@@ -1,0 +1,136 @@
+// The one include a user of the core needs: Engine = weights + tokenizer + a reusable
+// workspace; load once, then run queries.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "needle/blob.hpp"
+#include "needle/config.hpp"
+#include "needle/error.hpp"
+#include "needle/generate.hpp"
+#include "needle/model.hpp"
+#include "needle/safetensors.hpp"
+#include "needle/tokenizer.hpp"
+#include "needle/weights.hpp"
+
+#ifndef NEEDLE_MAX_QUERY_BYTES
+#define NEEDLE_MAX_QUERY_BYTES (1u << 20)
+#endif
+
+namespace needle {
+
+struct Timings {
+  double load_ms = 0;    // parse + validate weights and tokenizer (the load call)
+  double encode_ms = 0;  // tokenize + encoder + cross-attention K/V
+  double decode_ms = 0;  // all decoder steps
+};
+
+struct RunOptions {
+  int max_tokens = 0;  // 0: up to max_dec_len - 1 generated ids
+};
+
+struct RunResult {
+  std::string text;
+  std::vector<std::int32_t> tokens;  // generated ids, without the start token, EOS excluded
+  int encoder_tokens = 0;
+  Timings timings;
+};
+
+// Called with each generated id and the text it adds; return false to stop generating.
+using TokenCallback = std::function<bool(std::int32_t id, std::string_view text)>;
+
+class Engine {
+ public:
+  // Takes ownership of the weights bytes (views into them are kept); the tokenizer bytes are
+  // parsed and may be freed after the call. Nothing is half-built on failure.
+  static Result<Engine> load(Blob weights, std::span<const std::uint8_t> tokenizer_bytes) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto w = load_weights(weights.bytes);
+    if (!w.ok()) return std::move(w).error();
+    const Config& config = w->config;
+    auto tok = Tokenizer::load(tokenizer_bytes);
+    if (!tok.ok()) return std::move(tok).error();
+    if (tok->vocab_size() != config.vocab_size)
+      return make_error(ErrorCode::kBadTokenizer,
+                        "tokenizer has " + std::to_string(tok->vocab_size()) +
+                            " pieces but the model's vocab_size is " +
+                            std::to_string(config.vocab_size) + ": wrong vocab for these weights");
+    Engine e;
+    e.blob_ = std::move(weights);
+    e.model_ = Model::create(std::move(w).value());
+    e.tokenizer_ = std::move(tok).value();
+    e.load_ms_ = ms_since(t0);
+    return e;
+  }
+
+  const Config& config() const { return model_.config(); }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
+  const Model& model() const { return model_; }
+  double load_ms() const { return load_ms_; }
+
+  // The encoder input of NEEDLE.md section 5 (tools string used as given).
+  std::vector<std::int32_t> encoder_ids(std::string_view query, std::string_view tools) const {
+    return needle::encoder_ids(tokenizer_, config(), query, tools);
+  }
+
+  Result<RunResult> run(std::string_view query, std::string_view tools, const RunOptions& opt = {},
+                        const TokenCallback& on_token = nullptr) {
+    NEEDLE_RETURN_IF_ERROR(check_query(query));
+    if (opt.max_tokens < 0)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "max_tokens must be >= 0, got " + std::to_string(opt.max_tokens));
+    RunResult r;
+    r.timings.load_ms = load_ms_;
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<std::int32_t> ids = encoder_ids(query, tools);
+    model_.encode(ids, ws_, enc_);
+    model_.begin_decode(enc_.data(), static_cast<int>(ids.size()), ws_, dec_);
+    r.encoder_tokens = static_cast<int>(ids.size());
+    const auto t1 = std::chrono::steady_clock::now();
+    r.timings.encode_ms = ms_between(t0, t1);
+
+    const int max_new = opt.max_tokens > 0 ? opt.max_tokens : config().max_dec_len - 1;
+    r.tokens = greedy_decode(
+        model_, ws_, dec_, logits_, max_new,
+        [](std::span<float> logits) { return argmax(logits); },
+        [&](std::int32_t id) {
+          return on_token ? on_token(id, tokenizer_.token_text(id)) : true;
+        });
+    r.timings.decode_ms = ms_since(t1);
+    r.text = output_text(tokenizer_, r.tokens);
+    return r;
+  }
+
+ private:
+  static Status check_query(std::string_view query) {
+    if (query.empty()) return make_error(ErrorCode::kInvalidArgument, "query is empty");
+    if (query.size() > NEEDLE_MAX_QUERY_BYTES)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "query is " + std::to_string(query.size()) + " bytes; the limit is " +
+                            std::to_string(NEEDLE_MAX_QUERY_BYTES));
+    return {};
+  }
+  static double ms_between(std::chrono::steady_clock::time_point a,
+                           std::chrono::steady_clock::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+  }
+  static double ms_since(std::chrono::steady_clock::time_point a) {
+    return ms_between(a, std::chrono::steady_clock::now());
+  }
+
+  Blob blob_;
+  Model model_;
+  Tokenizer tokenizer_;
+  double load_ms_ = 0;
+  Workspace ws_;
+  DecoderState dec_;
+  std::vector<float> enc_, logits_;
+};
+
+}  // namespace needle
