@@ -22,6 +22,7 @@ set(NEEDLE_TEST_MODELS
   "tiny_ffn|--preset tiny --seed 4 --ffn"
   "tiny_retrieval|--preset tiny --seed 5 --retrieval-head"
   "tiny_floatproj|--preset tiny --seed 6 --float-proj"
+  "tiny_dec16|--preset tiny --seed 1 --meta max_dec_len=16"
   "full|--preset full --seed 7")
 if(EXISTS ${_scripts}/make_model.py)
   foreach(entry ${NEEDLE_TEST_MODELS})

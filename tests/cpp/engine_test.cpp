@@ -1,0 +1,194 @@
+// Engine: the generation protocol (NEEDLE.md section 5), the two tokenizer formats, caps,
+// streaming, and errors that name the problem and leave the engine usable.
+#include <gtest/gtest.h>
+
+#include "needle/needle.hpp"
+#include "test_util.hpp"
+
+namespace needle {
+namespace {
+
+const std::string kTiny = NEEDLE_TESTDATA_DIR "/tiny.safetensors";
+const std::string kSpm = NEEDLE_TESTDATA_DIR "/tokenizer/needle_spm.model";
+const std::string kVocab = NEEDLE_TESTDATA_DIR "/tokenizer/vocab.txt";
+const std::string kTools =
+    R"([{"name":"get_weather","description":"Get current weather for a city","parameters":{"location":{"type":"string"}}}])";
+
+Engine load(const std::string& weights = kTiny, const std::string& tok = kSpm) {
+  auto blob = map_file(weights);
+  EXPECT_TRUE(blob.ok()) << blob.error().message;
+  const auto tok_bytes = test::read_bytes(tok);
+  auto e = Engine::load(std::move(blob).value(), tok_bytes);
+  EXPECT_TRUE(e.ok()) << e.error().message;
+  return std::move(e).value();
+}
+
+RunResult run_ok(Engine& e, std::string_view q, std::string_view tools, RunOptions opt = {}) {
+  auto r = e.run(q, tools, opt);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  return r.ok() ? std::move(r).value() : RunResult{};
+}
+
+TEST(Engine, ModelProtoAndVocabTextGiveTheSameAnswer) {
+  Engine a = load(kTiny, kSpm), b = load(kTiny, kVocab);
+  for (const char* q : {"What's the weather in Paris?", "  Set   a timer\tfor 10 minutes\n", "東京の天気は？ 🌧"}) {
+    RunOptions opt;
+    opt.max_tokens = 24;
+    const RunResult ra = run_ok(a, q, kTools, opt), rb = run_ok(b, q, kTools, opt);
+    EXPECT_EQ(a.encoder_ids(q, kTools), b.encoder_ids(q, kTools)) << q;
+    EXPECT_EQ(ra.tokens, rb.tokens) << q;
+    EXPECT_EQ(ra.text, rb.text) << q;
+  }
+}
+
+TEST(Engine, EncoderIdsFollowTheProtocol) {
+  Engine e = load();
+  const Tokenizer& tok = e.tokenizer();
+  const int max_enc = e.config().max_enc_len;
+  // Short: query ids, <tools>, tools ids; no BOS, no EOS.
+  const auto q = tok.encode("What's the weather in Paris?");
+  const auto t = tok.encode(kTools);
+  std::vector<std::int32_t> want = q;
+  want.push_back(5);
+  want.insert(want.end(), t.begin(), t.end());
+  EXPECT_EQ(e.encoder_ids("What's the weather in Paris?", kTools), want);
+  // A query longer than the encoder: cut to max_enc_len - 2, then <tools> and one tools id.
+  std::string long_query;
+  for (int i = 0; i < 2 * max_enc; ++i) long_query += "word" + std::to_string(i) + " ";
+  const auto lq = tok.encode(long_query);
+  ASSERT_GT(lq.size(), std::size_t(max_enc));
+  const auto ids = e.encoder_ids(long_query, kTools);
+  ASSERT_EQ(ids.size(), std::size_t(max_enc));
+  EXPECT_TRUE(std::equal(ids.begin(), ids.begin() + max_enc - 2, lq.begin()));
+  EXPECT_EQ(ids[max_enc - 2], 5);
+  EXPECT_EQ(ids[max_enc - 1], t[0]);
+  // Long tools: cut to what remains after the query and <tools>.
+  std::string long_tools = "[";
+  for (int i = 0; i < 300; ++i) long_tools += (i ? "," : "") + std::string(R"({"name":"tool_)") + std::to_string(i) + R"("})";
+  long_tools += "]";
+  const auto ids2 = e.encoder_ids("hi", long_tools);
+  EXPECT_EQ(ids2.size(), std::size_t(max_enc));
+  EXPECT_EQ(ids2[tok.encode("hi").size()], 5);
+  // And the run itself accepts both (no crash at the cap).
+  RunOptions opt;
+  opt.max_tokens = 4;
+  run_ok(e, long_query, long_tools, opt);
+}
+
+TEST(Engine, ErrorsNameTheProblemAndLeaveTheEngineUsable) {
+  Engine e = load();
+  RunOptions opt;
+  opt.max_tokens = 16;
+  const RunResult before = run_ok(e, "Turn on the lights", kTools, opt);
+
+  auto empty = e.run("", kTools, opt);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(empty.error().message.find("query is empty"), std::string::npos);
+
+  const std::string huge(NEEDLE_MAX_QUERY_BYTES + 1, 'a');
+  auto big = e.run(huge, kTools, opt);
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.error().message.find("limit"), std::string::npos);
+
+  RunOptions bad;
+  bad.max_tokens = -1;
+  auto neg = e.run("hi", kTools, bad);
+  ASSERT_FALSE(neg.ok());
+  EXPECT_NE(neg.error().message.find("max_tokens"), std::string::npos);
+
+  // Invalid UTF-8 and control characters are input, not errors: byte fallback handles them.
+  run_ok(e, std::string("caf\xc3\x28 \x01\x7f", 8), kTools, opt);
+
+  const RunResult after = run_ok(e, "Turn on the lights", kTools, opt);
+  EXPECT_EQ(before.tokens, after.tokens);
+  EXPECT_EQ(before.text, after.text);
+}
+
+TEST(Engine, RunsAreIndependent) {
+  // The KV cache and workspaces are reused: a long run in between must not leak into the next.
+  Engine e = load();
+  RunOptions opt;
+  opt.max_tokens = 20;
+  const RunResult a1 = run_ok(e, "What's the weather in Paris?", kTools, opt);
+  std::string many;
+  for (int i = 0; i < 200; ++i) many += "filler ";
+  run_ok(e, many, "[]", RunOptions{});
+  const RunResult a2 = run_ok(e, "What's the weather in Paris?", kTools, opt);
+  EXPECT_EQ(a1.tokens, a2.tokens);
+  Engine fresh = load();
+  EXPECT_EQ(run_ok(fresh, "What's the weather in Paris?", kTools, opt).tokens, a1.tokens);
+}
+
+TEST(Engine, MaxTokensAndDecoderLengthCap) {
+  Engine e = load();
+  RunOptions opt;
+  opt.max_tokens = 3;
+  EXPECT_LE(run_ok(e, "Set a timer for 5 minutes", kTools, opt).tokens.size(), 3u);
+
+  // The tiny model with max_dec_len 16: at most 15 generated ids (start token included).
+  auto blob = map_file(NEEDLE_TESTDATA_DIR "/tiny_dec16.safetensors");
+  ASSERT_TRUE(blob.ok()) << blob.error().message;
+  auto capped = Engine::load(std::move(blob).value(), test::read_bytes(kSpm));
+  ASSERT_TRUE(capped.ok()) << capped.error().message;
+  ASSERT_EQ(capped->config().max_dec_len, 16);
+  int longest = 0;
+  for (const char* q : {"a", "hello there", "what time is it", "play some jazz", "call mom"}) {
+    auto r = capped->run(q, kTools, RunOptions{});
+    ASSERT_TRUE(r.ok());
+    EXPECT_LE(r->tokens.size(), 15u);
+    longest = std::max(longest, static_cast<int>(r->tokens.size()));
+  }
+  EXPECT_EQ(longest, 15) << "no query reached the cap: the cap is not exercised";
+}
+
+TEST(Engine, StreamingCallbackSeesEveryTokenAndCanStop) {
+  Engine e = load();
+  RunOptions opt;
+  opt.max_tokens = 12;
+  std::vector<std::int32_t> seen;
+  std::string streamed;
+  auto r = e.run("What's the weather in Paris?", kTools, opt, [&](std::int32_t id, std::string_view text) {
+    seen.push_back(id);
+    streamed += text;
+    return true;
+  });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(seen, r->tokens);
+  EXPECT_FALSE(streamed.empty());
+  int calls = 0;
+  auto stopped = e.run("What's the weather in Paris?", kTools, opt,
+                       [&](std::int32_t, std::string_view) { return ++calls < 2; });
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ(stopped->tokens.size(), 2u);
+  EXPECT_TRUE(std::equal(stopped->tokens.begin(), stopped->tokens.end(), r->tokens.begin()));
+}
+
+TEST(Engine, LoadErrors) {
+  const auto tok = test::read_bytes(kSpm);
+  // A tokenizer that does not belong to the model: vocabulary sizes differ.
+  test::TinyModelSpec spec;  // vocab 300
+  auto wrong = Engine::load(Blob::from_vector(test::make_tiny_model(spec).bytes()), tok);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, ErrorCode::kBadTokenizer);
+  EXPECT_NE(wrong.error().message.find("wrong vocab"), std::string::npos);
+  // Garbage tokenizer bytes.
+  auto blob = map_file(kTiny);
+  ASSERT_TRUE(blob.ok());
+  const std::vector<std::uint8_t> junk = {0xff, 0x00, 0x13, 0x37};
+  auto bad_tok = Engine::load(std::move(blob).value(), junk);
+  ASSERT_FALSE(bad_tok.ok());
+  EXPECT_EQ(bad_tok.error().code, ErrorCode::kBadTokenizer);
+  // Weights and tokenizer swapped.
+  auto swapped = Engine::load(Blob::from_vector(tok), test::read_bytes(kTiny));
+  ASSERT_FALSE(swapped.ok());
+  EXPECT_EQ(swapped.error().code, ErrorCode::kBadWeights);
+  // Missing file.
+  auto missing = map_file("/nonexistent/needle.safetensors");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kIo);
+  EXPECT_NE(missing.error().message.find("/nonexistent/needle.safetensors"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace needle
