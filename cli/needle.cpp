@@ -20,7 +20,10 @@ constexpr const char* kUsage =
     "usage:\n"
     "  needle run --weights FILE --tokenizer FILE --query TEXT --tools JSON|@FILE [--json] "
     "[--max-tokens N]\n"
-    "  needle tokenize --tokenizer FILE TEXT\n";
+    "  needle tokenize --tokenizer FILE TEXT\n"
+    "  needle embed --weights FILE --tokenizer FILE TEXT\n"
+    "  needle retrieve --weights FILE --tokenizer FILE --query TEXT --descriptions JSON|@FILE "
+    "[--k N]\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "needle: %s\n%s", message.c_str(), kUsage);
@@ -88,6 +91,90 @@ int cmd_tokenize(int argc, char** argv) {
   return 0;
 }
 
+// --tools / --descriptions value: the JSON itself, or @FILE to read it.
+needle::Result<std::string> json_arg(const std::string& value) {
+  if (value.empty() || value[0] != '@') return value;
+  auto blob = read_input(value.substr(1));
+  if (!blob.ok()) return std::move(blob).error();
+  return std::string(reinterpret_cast<const char*>(blob->bytes.data()), blob->bytes.size());
+}
+
+needle::Result<needle::Engine> load_engine(Args& args) {
+  auto weights = needle::map_file(args.options["weights"]);
+  if (!weights.ok()) return std::move(weights).error();
+  auto tok_blob = read_input(args.options["tokenizer"]);
+  if (!tok_blob.ok()) return std::move(tok_blob).error();
+  return needle::Engine::load(std::move(weights).value(), tok_blob->bytes);
+}
+
+int cmd_embed(int argc, char** argv) {
+  Args args;
+  std::string err;
+  if (!parse_args(argc, argv, 2, {}, {"weights", "tokenizer"}, &args, &err)) return usage_error(err);
+  if (!args.has("weights") || !args.has("tokenizer")) return usage_error("embed needs --weights and --tokenizer");
+  if (args.positional.size() != 1) return usage_error("embed takes exactly one TEXT argument");
+  auto engine = load_engine(args);
+  if (!engine.ok()) return fail(engine.error());
+  auto e = engine->embed(args.positional[0]);
+  if (!e.ok()) return fail(e.error());
+  using needle::json::Value;
+  Value out = Value::object();
+  out.set("kind", Value::from_string(e->used_head ? "head" : "mean_pool"));
+  Value vec = Value::array();
+  for (float v : e->vector) vec.push_back(Value::from_double(v));
+  out.set("vector", std::move(vec));
+  std::printf("%s\n", needle::json::dump(out).c_str());
+  return 0;
+}
+
+int cmd_retrieve(int argc, char** argv) {
+  Args args;
+  std::string err;
+  if (!parse_args(argc, argv, 2, {}, {"weights", "tokenizer", "query", "descriptions", "k"}, &args, &err))
+    return usage_error(err);
+  for (const char* required : {"weights", "tokenizer", "query", "descriptions"})
+    if (!args.has(required)) return usage_error(std::string("retrieve needs --") + required);
+  int k = -1;
+  if (args.has("k")) {
+    char* end = nullptr;
+    const std::string& v = args.options["k"];
+    const long n = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || n < 1 || n > 1 << 20)
+      return usage_error("--k must be a positive integer, got '" + v + "'");
+    k = static_cast<int>(n);
+  }
+  auto text = json_arg(args.options["descriptions"]);
+  if (!text.ok()) return fail(text.error());
+  auto parsed = needle::json::parse(*text);
+  if (!parsed.ok()) return fail(parsed.error());
+  std::vector<std::string> descriptions;
+  if (!parsed->is_array())
+    return fail(needle::make_error(needle::ErrorCode::kInvalidArgument, "--descriptions must be a JSON array of strings"));
+  for (const auto& item : parsed->items) {
+    if (!item.is_string())
+      return fail(needle::make_error(needle::ErrorCode::kInvalidArgument, "--descriptions must be a JSON array of strings"));
+    descriptions.push_back(item.text);
+  }
+  auto engine = load_engine(args);
+  if (!engine.ok()) return fail(engine.error());
+  auto ranked = engine->retrieve_tools(args.options["query"], descriptions, k);
+  if (!ranked.ok()) return fail(ranked.error());
+  using needle::json::Value;
+  Value out = Value::object();
+  out.set("kind", Value::from_string(engine->has_retrieval_head() ? "head" : "mean_pool"));
+  Value results = Value::array();
+  for (const auto& r : *ranked) {
+    Value item = Value::object();
+    item.set("index", Value::from_int(r.index));
+    item.set("score", Value::from_double(r.score));
+    item.set("description", Value::from_string(descriptions[std::size_t(r.index)]));
+    results.push_back(std::move(item));
+  }
+  out.set("results", std::move(results));
+  std::printf("%s\n", needle::json::dump(out).c_str());
+  return 0;
+}
+
 int cmd_run(int argc, char** argv) {
   Args args;
   std::string err;
@@ -107,21 +194,11 @@ int cmd_run(int argc, char** argv) {
       return usage_error("--max-tokens must be a positive integer, got '" + v + "'");
     opt.max_tokens = static_cast<int>(n);
   }
-  std::string tools = args.options["tools"];
-  needle::Blob tools_file;
-  if (!tools.empty() && tools[0] == '@') {
-    auto blob = read_input(tools.substr(1));
-    if (!blob.ok()) return fail(blob.error());
-    tools.assign(reinterpret_cast<const char*>(blob->bytes.data()), blob->bytes.size());
-  }
-
-  auto weights = needle::map_file(args.options["weights"]);
-  if (!weights.ok()) return fail(weights.error());
-  auto tok_blob = read_input(args.options["tokenizer"]);
-  if (!tok_blob.ok()) return fail(tok_blob.error());
-  auto engine = needle::Engine::load(std::move(weights).value(), tok_blob->bytes);
+  auto tools = json_arg(args.options["tools"]);
+  if (!tools.ok()) return fail(tools.error());
+  auto engine = load_engine(args);
   if (!engine.ok()) return fail(engine.error());
-  auto result = engine->run(args.options["query"], tools, opt);
+  auto result = engine->run(args.options["query"], *tools, opt);
   if (!result.ok()) return fail(result.error());
 
   if (!args.has("json")) {
@@ -151,6 +228,8 @@ int main(int argc, char** argv) {
   const std::string_view cmd = argv[1];
   if (cmd == "run") return cmd_run(argc, argv);
   if (cmd == "tokenize") return cmd_tokenize(argc, argv);
+  if (cmd == "embed") return cmd_embed(argc, argv);
+  if (cmd == "retrieve") return cmd_retrieve(argc, argv);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::printf("%s", kUsage);
     return 0;

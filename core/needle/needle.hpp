@@ -15,9 +15,14 @@
 #include "needle/error.hpp"
 #include "needle/generate.hpp"
 #include "needle/model.hpp"
+#include "needle/retrieval.hpp"
 #include "needle/safetensors.hpp"
 #include "needle/tokenizer.hpp"
 #include "needle/weights.hpp"
+
+#ifndef NEEDLE_MAX_RETRIEVAL_DOCS
+#define NEEDLE_MAX_RETRIEVAL_DOCS 10000u
+#endif
 
 #ifndef NEEDLE_MAX_QUERY_BYTES
 #define NEEDLE_MAX_QUERY_BYTES (1u << 20)
@@ -107,14 +112,44 @@ class Engine {
     return r;
   }
 
- private:
-  static Status check_query(std::string_view query) {
-    if (query.empty()) return make_error(ErrorCode::kInvalidArgument, "query is empty");
-    if (query.size() > NEEDLE_MAX_QUERY_BYTES)
+  // Retrieval embedding of `text` (NEEDLE.md section 10).
+  Result<Embedding> embed(std::string_view text) {
+    NEEDLE_RETURN_IF_ERROR(check_text(text, "text"));
+    return embed_text(model_, tokenizer_, text, ws_, enc_);
+  }
+
+  // The k descriptions closest to `query`, best first. k < 0 ranks them all.
+  Result<std::vector<RankedTool>> retrieve_tools(std::string_view query,
+                                                 const std::vector<std::string>& descriptions,
+                                                 int k) {
+    NEEDLE_RETURN_IF_ERROR(check_query(query));
+    if (descriptions.size() > NEEDLE_MAX_RETRIEVAL_DOCS)
       return make_error(ErrorCode::kInvalidArgument,
-                        "query is " + std::to_string(query.size()) + " bytes; the limit is " +
+                        std::to_string(descriptions.size()) + " descriptions; the limit is " +
+                            std::to_string(NEEDLE_MAX_RETRIEVAL_DOCS));
+    const Embedding q = embed_text(model_, tokenizer_, query, ws_, enc_);
+    std::vector<std::vector<float>> docs;
+    docs.reserve(descriptions.size());
+    for (std::size_t i = 0; i < descriptions.size(); ++i) {
+      NEEDLE_RETURN_IF_ERROR(check_text(descriptions[i], "description " + std::to_string(i)));
+      docs.push_back(embed_text(model_, tokenizer_, descriptions[i], ws_, enc_).vector);
+    }
+    return rank_by_cosine(q.vector, docs, k);
+  }
+
+  bool has_retrieval_head() const { return model_.weights.retrieval.has_value(); }
+
+ private:
+  static Status check_text(std::string_view text, const std::string& what) {
+    if (text.size() > NEEDLE_MAX_QUERY_BYTES)
+      return make_error(ErrorCode::kInvalidArgument,
+                        what + " is " + std::to_string(text.size()) + " bytes; the limit is " +
                             std::to_string(NEEDLE_MAX_QUERY_BYTES));
     return {};
+  }
+  static Status check_query(std::string_view query) {
+    if (query.empty()) return make_error(ErrorCode::kInvalidArgument, "query is empty");
+    return check_text(query, "query");
   }
   static double ms_between(std::chrono::steady_clock::time_point a,
                            std::chrono::steady_clock::time_point b) {

@@ -190,5 +190,54 @@ TEST(Engine, LoadErrors) {
   EXPECT_NE(missing.error().message.find("/nonexistent/needle.safetensors"), std::string::npos);
 }
 
+TEST(Engine, RetrievalRanksByCosineWithHeadOrMeanPool) {
+  for (const char* model : {"/tiny_retrieval.safetensors", "/tiny.safetensors"}) {
+    Engine e = load(std::string(NEEDLE_TESTDATA_DIR) + model, kSpm);
+    const bool head = std::string(model).find("retrieval") != std::string::npos;
+    EXPECT_EQ(e.has_retrieval_head(), head);
+    const std::vector<std::string> docs = {"Get the weather forecast for a city", "Set a countdown timer",
+                                           "Send an email to a contact", "Turn the lights on or off"};
+    auto q = e.embed("Will it rain in Paris tomorrow?");
+    ASSERT_TRUE(q.ok());
+    EXPECT_EQ(q->used_head, head);
+    double norm = 0;
+    for (float v : q->vector) norm += double(v) * v;
+    EXPECT_NEAR(norm, 1.0, 1e-5);
+    // Independent ranking from the embeddings themselves.
+    std::vector<std::pair<float, int>> want;
+    for (int i = 0; i < 4; ++i) {
+      auto d = e.embed(docs[i]);
+      ASSERT_TRUE(d.ok());
+      double dot = 0;
+      for (std::size_t j = 0; j < d->vector.size(); ++j) dot += double(d->vector[j]) * q->vector[j];
+      want.push_back({static_cast<float>(dot), i});
+    }
+    std::stable_sort(want.begin(), want.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    auto ranked = e.retrieve_tools("Will it rain in Paris tomorrow?", docs, 3);
+    ASSERT_TRUE(ranked.ok()) << ranked.error().message;
+    ASSERT_EQ(ranked->size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ((*ranked)[i].index, want[i].second) << model << " rank " << i;
+      EXPECT_NEAR((*ranked)[i].score, want[i].first, 1e-5);
+    }
+    auto all = e.retrieve_tools("lights", docs, -1);
+    ASSERT_TRUE(all.ok());
+    EXPECT_EQ(all->size(), 4u);
+    // Long text: only the first 256 tokens count.
+    std::string long_text;
+    for (int i = 0; i < 600; ++i) long_text += "token" + std::to_string(i) + " ";
+    auto a = e.embed(long_text), b = e.embed(long_text + " and a different ending entirely");
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->vector, b->vector);
+    // Errors.
+    auto empty_query = e.retrieve_tools("", docs, 2);
+    ASSERT_FALSE(empty_query.ok());
+    EXPECT_EQ(empty_query.error().code, ErrorCode::kInvalidArgument);
+    auto none = e.retrieve_tools("lights", {}, 2);
+    ASSERT_TRUE(none.ok());
+    EXPECT_TRUE(none->empty());
+  }
+}
+
 }  // namespace
 }  // namespace needle
