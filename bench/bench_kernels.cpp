@@ -27,10 +27,15 @@ double g_rep_seconds = 0.05;  // each repetition runs the kernel this long (at l
 template <class F>
 double median_seconds(F&& f) {
   using clock = std::chrono::steady_clock;
-  f();  // warm caches and the dispatch check
+  // Warm up: caches, the dispatch check and, under WASM, the engine's tier-up from its
+  // baseline compiler to the optimising one (a hot function is recompiled after a while).
   auto t0 = clock::now();
-  f();
-  const double once = std::chrono::duration<double>(clock::now() - t0).count();
+  int warm_calls = 0;
+  do {
+    f();
+    ++warm_calls;
+  } while (std::chrono::duration<double>(clock::now() - t0).count() < g_rep_seconds);
+  const double once = std::chrono::duration<double>(clock::now() - t0).count() / warm_calls;
   const int iters = std::max(1, static_cast<int>(g_rep_seconds / std::max(once, 1e-9)));
   std::vector<double> per_call;
   for (int r = 0; r < g_reps; ++r) {

@@ -20,7 +20,7 @@
     (defined(__GNUC__) || defined(__clang__))
 #define NEEDLE_KERNELS_HAVE_AVX2 1
 #include "int4_avx2.hpp"
-#elif !NEEDLE_KERNELS_FORCE_REF && defined(__wasm_simd128__) && __has_include("int4_simd128.hpp")
+#elif !NEEDLE_KERNELS_FORCE_REF && defined(__wasm_simd128__)
 #define NEEDLE_KERNELS_HAVE_SIMD128 1
 #include "int4_simd128.hpp"
 #endif

@@ -1,11 +1,13 @@
-// Kernel tests: every implementation (reference, AVX2, the dispatching names) against an
+// Kernel tests: every implementation (reference, AVX2 or SIMD128, the dispatching names) against an
 // exact double-precision oracle built from the LOGICAL matrix (integers q[i][o] and scales,
 // packed by this file's own packer, never decoded by the code under test), and the SIMD
 // ones against the reference, at awkward sizes, with garbage in the padding rows, NaN
-// sentinels after x, and unaligned pointers.
+// sentinels after x, and unaligned pointers. Built natively by CMake, and with em++ for
+// Node by tests/wasm/run_kernel_tests.sh.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -52,6 +54,10 @@ std::vector<Impl> implementations() {
 #if defined(NEEDLE_KERNELS_HAVE_AVX2)
   impls.push_back({"avx2", cpu_has_avx2_fma(), int4_matvec_avx2, int4_matmul_avx2, f32_matvec_avx2,
                    f32_matmul_avx2, f32_rows_dot_avx2});
+#endif
+#if defined(NEEDLE_KERNELS_HAVE_SIMD128)
+  impls.push_back({"simd128", true, int4_matvec_simd128, int4_matmul_simd128, f32_matvec_simd128,
+                   f32_matmul_simd128, f32_rows_dot_simd128});
 #endif
   return impls;
 }
