@@ -18,6 +18,7 @@
 #include "needle/retrieval.hpp"
 #include "needle/safetensors.hpp"
 #include "needle/tokenizer.hpp"
+#include "needle/tools.hpp"
 #include "needle/weights.hpp"
 
 #ifndef NEEDLE_MAX_RETRIEVAL_DOCS
@@ -79,7 +80,7 @@ class Engine {
   const Model& model() const { return model_; }
   double load_ms() const { return load_ms_; }
 
-  // The encoder input of NEEDLE.md section 5 (tools string used as given).
+  // The encoder input of NEEDLE.md section 5 for an already canonical tools string.
   std::vector<std::int32_t> encoder_ids(std::string_view query, std::string_view tools) const {
     return needle::encoder_ids(tokenizer_, config(), query, tools);
   }
@@ -93,7 +94,10 @@ class Engine {
     RunResult r;
     r.timings.load_ms = load_ms_;
     const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<std::int32_t> ids = encoder_ids(query, tools);
+    // NEEDLE.md section 5.1: the encoder reads the canonical form of whatever format came in.
+    auto canonical = canonicalize_tools(tools);
+    if (!canonical.ok()) return std::move(canonical).error();
+    const std::vector<std::int32_t> ids = encoder_ids(query, canonical->json);
     model_.encode(ids, ws_, enc_);
     model_.begin_decode(enc_.data(), static_cast<int>(ids.size()), ws_, dec_);
     r.encoder_tokens = static_cast<int>(ids.size());

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <sys/wait.h>
 
+#include "needle/tools.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -125,7 +126,11 @@ TEST(Cli, MatchesFloat64ReferenceEndToEnd) {
   int checked = 0;
   for (std::size_t i = 0; i < examples.size() && checked < 8; i += 67, ++checked) {
     const std::string query(examples.at(i)["query"].get_string().value());
-    const std::string tools(examples.at(i)["tools"].get_string().value());
+    // The reference uses tools as given; ours canonicalises (snake_case names), which is
+    // idempotent: hand both the canonical form.
+    auto canonical = needle::canonicalize_tools(std::string(examples.at(i)["tools"].get_string().value()));
+    ASSERT_TRUE(canonical.ok()) << canonical.error().message;
+    const std::string tools = canonical->json;
     const Output ours = sh(run_cmd(query, tools, "--json --max-tokens 24"));
     ASSERT_EQ(ours.status, 0) << ours.out;
     const auto b = ours.out.find("\"tokens\":[") + 9, e = ours.out.find(']', b);

@@ -97,6 +97,18 @@ TEST(Engine, ErrorsNameTheProblemAndLeaveTheEngineUsable) {
   ASSERT_FALSE(neg.ok());
   EXPECT_NE(neg.error().message.find("max_tokens"), std::string::npos);
 
+  for (const char* tools : {"[{\"name\": ", "[{\"description\":\"no name\"}]", "[{\"name\":\"a\"},{\"name\":\"A\"}]", ""}) {
+    auto bad_tools = e.run("hi", tools, opt);
+    ASSERT_FALSE(bad_tools.ok()) << tools;
+    EXPECT_EQ(bad_tools.error().code, ErrorCode::kBadTools) << tools;
+  }
+  // The same tools in another format give the same answer (canonicalised first).
+  const std::string openai =
+      R"([{"type":"function","function":{"name":"getWeather","description":"Get current weather for a city","parameters":{"type":"object","properties":{"location":{"type":"string"}}}}}])";
+  const std::string flat =
+      R"([{"name":"get_weather","description":"Get current weather for a city","parameters":{"location":{"type":"string","required":false}}}])";
+  EXPECT_EQ(run_ok(e, "weather in Oslo", openai, opt).tokens, run_ok(e, "weather in Oslo", flat, opt).tokens);
+
   // Invalid UTF-8 and control characters are input, not errors: byte fallback handles them.
   run_ok(e, std::string("caf\xc3\x28 \x01\x7f", 8), kTools, opt);
 
