@@ -29,9 +29,11 @@ namespace simd128_detail {  // private helpers
 
 using std::size_t;
 
-// Matmul blocking (see int4_avx2.hpp for the scheme): an MR x NR tile of Y in 12 v128
+// Matmul blocking (see int4_avx2.hpp for the scheme): an MR x NR tile of Y in 8 v128
 // registers, a KC x NR float strip in L1, a KC x NC panel in L2, kMC tokens per sweep.
-inline constexpr int kMR = 6;
+// V8 maps v128 locals onto 16 xmm registers: a 6 x 8 tile (12 accumulators plus operands
+// and the mul's temporary) spilled and ran at 14 GMAC/s in Node 20; 4 x 8 runs at 24.
+inline constexpr int kMR = 4;
 inline constexpr int kNR = 8;
 inline constexpr int kKC = 256;
 inline constexpr int kNC = 128;
@@ -222,8 +224,10 @@ struct F32Packer {
 };
 
 // Y[r][c] (+)= sum_k X[r][k] * strip[k][c] for r < kRows, c < cols (<= kNR).
+// Not inlined: V8 allocates registers per function, and the same loop inlined into two
+// callers ran at 24 GMAC/s in one and 12 in the other.
 template <int kRows>
-inline void micro_kernel(const float* x, size_t ldx, const float* strip, int kc, float* y, size_t ldy, int cols,
+__attribute__((noinline)) void micro_kernel(const float* x, size_t ldx, const float* strip, int kc, float* y, size_t ldy, int cols,
                          bool accumulate) {
   v128_t acc[kRows][2];
   NEEDLE_SIMD128_UNROLL for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = wasm_f32x4_splat(0.0f);
@@ -261,9 +265,8 @@ inline void micro_kernel(const float* x, size_t ldx, const float* strip, int kc,
 
 inline void micro_kernel_rows(int rows, const float* x, size_t ldx, const float* strip, int kc, float* y, size_t ldy,
                               int cols, bool accumulate) {
+  static_assert(kMR == 4);
   switch (rows) {
-    case 6: micro_kernel<6>(x, ldx, strip, kc, y, ldy, cols, accumulate); break;
-    case 5: micro_kernel<5>(x, ldx, strip, kc, y, ldy, cols, accumulate); break;
     case 4: micro_kernel<4>(x, ldx, strip, kc, y, ldy, cols, accumulate); break;
     case 3: micro_kernel<3>(x, ldx, strip, kc, y, ldy, cols, accumulate); break;
     case 2: micro_kernel<2>(x, ldx, strip, kc, y, ldy, cols, accumulate); break;
