@@ -48,7 +48,8 @@ inline int int4_quant(const Int4Matrix& w, int i, int o) {
   return (i & 1) ? int4_high(byte) : int4_low(byte);
 }
 
-// The dequantised weight W[i][o] = q * scale. Exact in fp32: q has at most 4 significant bits.
+// The dequantised weight W[i][o] = float(q) * scale, rounded once to fp32 like the reference
+// model's dequantisation.
 inline float int4_weight(const Int4Matrix& w, int i, int o) {
   const float scale = w.scales[static_cast<std::size_t>(i / kInt4GroupRows) * w.out + o];
   return static_cast<float>(int4_quant(w, i, o)) * scale;

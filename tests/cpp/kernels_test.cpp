@@ -230,14 +230,19 @@ TEST(Int4Decode, HandWrittenBytesThroughEveryKernel) {
       const float x[2] = {which == 0 ? 1.0f : 0.0f, which == 1 ? 1.0f : 0.0f};
       float y[kOut];
       impl.int4_matvec(w, x, y);
-      // The matmul panel path (n >= 3) decodes separately from the matvec path.
-      const float xs[6] = {x[0], x[1], x[0], x[1], x[0], x[1]};
-      float ys[3 * kOut];
-      impl.int4_matmul(w, xs, 3, ys);
+      // Many tokens take the matmul's panel path, which decodes separately from the matvec.
+      constexpr int kTokens = 8;
+      float xs[2 * kTokens];
+      for (int t = 0; t < kTokens; ++t) {
+        xs[2 * t] = x[0];
+        xs[2 * t + 1] = x[1];
+      }
+      float ys[kTokens * kOut];
+      impl.int4_matmul(w, xs, kTokens, ys);
       for (int o = 0; o < kOut; ++o) {
         const float expect = static_cast<float>(which == 0 ? expect_lo[o] : expect_hi[o]) * scales[o];
         EXPECT_EQ(y[o], expect) << impl.name << " matvec " << (which ? "high" : "low") << " col " << o;
-        for (int t = 0; t < 3; ++t) {
+        for (int t = 0; t < kTokens; ++t) {
           EXPECT_EQ(ys[t * kOut + o], expect) << impl.name << " matmul " << (which ? "high" : "low") << " col " << o;
         }
       }
