@@ -193,6 +193,11 @@ int main(int argc, char** argv) {
   bench_f32_matvec(512, 512, rng);
   bench_f32_matmul(512, 512, 256, rng);
   bench_rows_dot(8192, 512, rng);
+  // Attention shapes of ops.hpp: encoder scores (Q K^T via keys transposed) and context over
+  // 1024 tokens, decoder scores of one head over 512 cached keys.
+  bench_f32_matmul(64, 1024, 1024, rng);
+  bench_f32_matmul(1024, 64, 1024, rng);
+  bench_rows_dot(512, 64, rng);
   std::printf("(checksum %g)\n", g_sink);
   return 0;
 }
