@@ -45,7 +45,6 @@ inline constexpr float kNibbleUnscale = 1.0f / 268435456.0f;  // 2^-28
 // Below this many tokens, dequantising a panel costs more than it saves: loop matvecs.
 inline constexpr int kMatmulMinTokens = 4;  // measured: 512x512, n = 3 vs 4
 
-
 inline v128_t fmadd(v128_t a, v128_t b, v128_t acc) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), acc); }
 
 inline float hsum(v128_t v) {
@@ -59,7 +58,6 @@ inline v128_t hsum4(v128_t a0, v128_t a1, v128_t a2, v128_t a3) {
   const v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
   return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
 }
-
 
 // ---- int4 matvec --------------------------------------------------------------------------
 
@@ -170,8 +168,8 @@ inline void pack_int4_panel(const Int4Matrix& w, int k0, int kc, int j0, int nc,
       float* hi = lo + kNR;
       const bool has_hi = k + 1 < kc;
       if (cols == kNR) {
-        // Byte c of 8 copied into all of int32 lane c (c < 4) / c-4: arithmetic shifts then
-        // extract exact nibbles from the lane's top byte.
+        // Byte c fills int32 lane c % 4 of b0 (c < 4) or b1 (c >= 4); arithmetic shifts then
+        // take exact signed nibbles from the lane's top byte.
         const v128_t v = wasm_v128_load64_zero(bytes);
         const v128_t b0 = wasm_i8x16_shuffle(v, v, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
         const v128_t b1 = wasm_i8x16_shuffle(v, v, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
@@ -227,8 +225,8 @@ struct F32Packer {
 // Not inlined: V8 allocates registers per function, and the same loop inlined into two
 // callers ran at 24 GMAC/s in one and 12 in the other.
 template <int kRows>
-__attribute__((noinline)) void micro_kernel(const float* x, size_t ldx, const float* strip, int kc, float* y, size_t ldy, int cols,
-                         bool accumulate) {
+__attribute__((noinline)) void micro_kernel(const float* x, size_t ldx, const float* strip, int kc, float* y,
+                                            size_t ldy, int cols, bool accumulate) {
   v128_t acc[kRows][2];
   NEEDLE_SIMD128_UNROLL for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = wasm_f32x4_splat(0.0f);
   for (int k = 0; k < kc; ++k) {
