@@ -40,14 +40,14 @@ namespace avx2_detail {  // private helpers
 using std::size_t;
 
 // Micro-kernel and cache blocking of the matmuls: an MR x NR tile of Y lives in 12
-// registers; a KC x NC float panel of W (128 KB) stays in L2 while every token block
-// sweeps over it, so each weight is dequantised once per call.
+// registers; W is dequantised once per call into KC x NC float panels (128 KB, L2), and
+// each KC x NR strip of a panel (16 KB, L1) is swept by up to kMC tokens before the next.
 inline constexpr int kMR = 6;    // tokens per micro-tile
 inline constexpr int kNR = 16;   // output columns per micro-tile (two ymm)
 inline constexpr int kKC = 256;  // input rows per panel; a multiple of kInt4GroupRows
 inline constexpr int kNC = 128;  // output columns per panel; a multiple of kNR
 inline constexpr int kMC = 96;   // tokens per block sweeping one strip; a multiple of kMR
-static_assert(kKC % kInt4GroupRows == 0 && kNC % kNR == 0);
+static_assert(kKC % kInt4GroupRows == 0 && kNC % kNR == 0 && kMC % kMR == 0);
 
 // Below this many tokens, dequantising a panel costs more than it saves: loop matvecs.
 inline constexpr int kMatmulMinTokens = 4;  // measured: 512x512, n = 3 vs 4
