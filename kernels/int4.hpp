@@ -28,9 +28,13 @@
 namespace needle::kernels {
 
 #if defined(NEEDLE_KERNELS_HAVE_AVX2)
-// Checked once; the static's initialisation is thread-safe.
+// Checked once; the static's initialisation is thread-safe. __builtin_cpu_init makes the
+// check valid even when the first call comes from a static constructor.
 inline bool cpu_has_avx2_fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
   return has;
 }
 #define NEEDLE_KERNELS_DISPATCH(name, ...) \
