@@ -13,7 +13,8 @@ engine is tested against what this prints.
         is produced, after N steps, or when the decoder sequence reaches max_dec_len.
     reference.py generate --weights FILE --spm MODEL --query Q --tools JSON [--max-tokens N]
         Section 5's encoder ids (the tools string is used as given, not canonicalised),
-        unconstrained greedy decoding; prints the generated ids as a JSON array, without
+        unconstrained greedy decoding; prints the generated ids as a JSON array (with
+        --margins: {"ids", "margins"}, the top1 - top2 logit of every step), without
         the start token and without the final EOS (like needle_real_e2e_560.json's
         expected_token_ids).
     reference.py --check-jax
@@ -486,10 +487,16 @@ def cmd_generate(args) -> None:
     sp = sentencepiece.SentencePieceProcessor(model_file=args.spm)
     ids = encoder_ids(sp, args.query, args.tools, m.config.max_enc_len)
     limit = m.config.max_dec_len - 1 if args.max_tokens is None else args.max_tokens
-    tokens = [s["token"] for s in greedy(m, encode(m, ids), limit)]
+    steps = greedy(m, encode(m, ids), limit)
+    tokens = [s["token"] for s in steps]
     if tokens and tokens[-1] == EOS_ID:
         tokens.pop()
-    print(json.dumps(tokens))
+    if args.margins:
+        # top1 - top2 logit per step: where it is within fp32 rounding, an fp32 engine may
+        # legitimately pick the other token.
+        print(json.dumps({"ids": tokens, "margins": [s["margin"] for s in steps]}))
+    else:
+        print(json.dumps(tokens))
 
 
 def main(argv=None) -> int:
@@ -508,6 +515,8 @@ def main(argv=None) -> int:
     g.add_argument("--query", required=True)
     g.add_argument("--tools", required=True, help="tools JSON string, used as given")
     g.add_argument("--max-tokens", type=int)
+    g.add_argument("--margins", action="store_true",
+                   help='print {"ids": [...], "margins": [...]} (top1 - top2 logit per step)')
     args = ap.parse_args(argv)
     if args.check_jax:
         check_jax(args.fixture)

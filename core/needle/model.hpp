@@ -19,7 +19,8 @@ namespace needle {
 // nothing per call.
 struct Workspace {
   std::vector<float> x, h, q, k, v, attn, o, scores, ffn_a, ffn_b;
-  std::vector<float> kh, vh;  // head-major keys / values of the encoder's current layer
+  std::vector<float> kt, vh;  // the encoder layer's keys [kv_head][head_dim][T], values [kv_head][T][head_dim]
+  std::vector<float> qh, oh;  // one head's queries / outputs, [T][head_dim]
   static void fit(std::vector<float>& b, std::size_t n) {
     if (b.size() < n) b.resize(n);
   }
@@ -138,6 +139,7 @@ struct Model {
           float* qh = ws.q.data() + h * hd;
           ops::rms_norm(qh, a.q_norm, hd, qh);
           rope.apply(qh, pos);
+          ops::scale_query(qh, hd);
           const std::size_t off = std::size_t(h / group) * maxlen * hd;
           ops::attend(qh, kc + off, vc + off, pos + 1, hd, ws.scores.data(),
                       ws.attn.data() + h * hd);
@@ -155,6 +157,7 @@ struct Model {
         for (int h = 0; h < H; ++h) {
           float* qh = ws.q.data() + h * hd;
           ops::rms_norm(qh, a.q_norm, hd, qh);
+          ops::scale_query(qh, hd);
           const std::size_t off = std::size_t(h / group) * st.enc_len * hd;
           ops::attend(qh, kc + off, vc + off, st.enc_len, hd, ws.scores.data(),
                       ws.attn.data() + h * hd);
@@ -219,31 +222,40 @@ struct Model {
     Workspace::fit(ws.q, std::size_t(T) * d);
     Workspace::fit(ws.k, std::size_t(T) * kvd);
     Workspace::fit(ws.v, std::size_t(T) * kvd);
-    Workspace::fit(ws.kh, std::size_t(T) * kvd);
+    Workspace::fit(ws.kt, std::size_t(T) * kvd);
     Workspace::fit(ws.vh, std::size_t(T) * kvd);
     Workspace::fit(ws.attn, std::size_t(T) * d);
     Workspace::fit(ws.o, std::size_t(T) * d);
-    Workspace::fit(ws.scores, T);
+    Workspace::fit(ws.scores, std::size_t(T) * T);
+    Workspace::fit(ws.qh, std::size_t(T) * hd);
+    Workspace::fit(ws.oh, std::size_t(T) * hd);
     ops::project(a.wq, h, T, ws.q.data());
     ops::project(a.wk, h, T, ws.k.data());
     ops::project(a.wv, h, T, ws.v.data());
     for (int t = 0; t < T; ++t)
       for (int g = 0; g < kvh; ++g) {
-        float* kdst = ws.kh.data() + (std::size_t(g) * T + t) * hd;
-        ops::rms_norm(ws.k.data() + std::size_t(t) * kvd + g * hd, a.k_norm, hd, kdst);
-        rope.apply(kdst, t);
+        float* k = ws.k.data() + std::size_t(t) * kvd + g * hd;
+        ops::rms_norm(k, a.k_norm, hd, k);
+        rope.apply(k, t);
+        float* kt = ws.kt.data() + std::size_t(g) * hd * T;
+        for (int j = 0; j < hd; ++j) kt[std::size_t(j) * T + t] = k[j];
         const float* vsrc = ws.v.data() + std::size_t(t) * kvd + g * hd;
         std::copy(vsrc, vsrc + hd, ws.vh.data() + (std::size_t(g) * T + t) * hd);
       }
-    for (int t = 0; t < T; ++t)
-      for (int h2 = 0; h2 < H; ++h2) {
-        float* qh = ws.q.data() + std::size_t(t) * d + h2 * hd;
-        ops::rms_norm(qh, a.q_norm, hd, qh);
-        rope.apply(qh, t);
-        const std::size_t off = std::size_t(h2 / group) * T * hd;
-        ops::attend(qh, ws.kh.data() + off, ws.vh.data() + off, T, hd, ws.scores.data(),
-                    ws.attn.data() + std::size_t(t) * d + h2 * hd);
+    for (int h2 = 0; h2 < H; ++h2) {
+      for (int t = 0; t < T; ++t) {
+        float* qrow = ws.qh.data() + std::size_t(t) * hd;
+        ops::rms_norm(ws.q.data() + std::size_t(t) * d + h2 * hd, a.q_norm, hd, qrow);
+        rope.apply(qrow, t);
+        ops::scale_query(qrow, hd);
       }
+      const std::size_t off = std::size_t(h2 / group) * T * hd;
+      ops::attend_all(ws.qh.data(), ws.kt.data() + off, ws.vh.data() + off, T, hd,
+                      ws.scores.data(), ws.oh.data());
+      for (int t = 0; t < T; ++t)
+        std::copy(ws.oh.data() + std::size_t(t) * hd, ws.oh.data() + std::size_t(t + 1) * hd,
+                  ws.attn.data() + std::size_t(t) * d + h2 * hd);
+    }
     ops::project(a.wo, ws.attn.data(), T, ws.o.data());
   }
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "int4.hpp"
@@ -69,33 +71,77 @@ struct RopeTable {
   }
 };
 
-// In-place softmax over n scores.
+// exp(x) for x <= 0 (softmax after subtracting the max), in plain arithmetic so compilers
+// vectorise it, natively and in WASM (where expf is a libm call): x = n ln2 + r with
+// |r| <= ln2/2, exp(r) by its Taylor series to degree 7 (relative error < 2e-8 there),
+// times 2^n built in the exponent bits. Below -87 the result flushes to 0.
+inline float exp_nonpositive(float x) {
+  x = std::max(x, -87.0f);
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;  // ln2 split hi/lo
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+
+// In-place softmax over n scores. Reductions use 8 partial lanes so they vectorise without
+// -ffast-math.
 inline void softmax(float* s, int n) {
+  constexpr int L = 8;
+  float mx_lane[L];
+  for (int k = 0; k < L; ++k) mx_lane[k] = s[0];
+  int i = 0;
+  for (; i + L <= n; i += L)
+    for (int k = 0; k < L; ++k) mx_lane[k] = mx_lane[k] > s[i + k] ? mx_lane[k] : s[i + k];
   float mx = s[0];
-  for (int i = 1; i < n; ++i) mx = std::max(mx, s[i]);
+  for (int k = 0; k < L; ++k) mx = std::max(mx, mx_lane[k]);
+  for (; i < n; ++i) mx = std::max(mx, s[i]);
+  for (int j = 0; j < n; ++j) s[j] = exp_nonpositive(s[j] - mx);
+  float sum_lane[L] = {};
+  i = 0;
+  for (; i + L <= n; i += L)
+    for (int k = 0; k < L; ++k) sum_lane[k] += s[i + k];
   float sum = 0;
-  for (int i = 0; i < n; ++i) {
-    s[i] = std::exp(s[i] - mx);
-    sum += s[i];
-  }
+  for (int k = 0; k < L; ++k) sum += sum_lane[k];
+  for (; i < n; ++i) sum += s[i];
   const float inv = 1.0f / sum;
-  for (int i = 0; i < n; ++i) s[i] *= inv;
+  for (int j = 0; j < n; ++j) s[j] *= inv;
 }
 
 // One query head against `len` cached keys/values of its kv head, stored head-major
 // (rows of head_dim floats). `scores` has room for len floats.
+// `q` must already be scaled by 1/sqrt(head_dim) (see attention_scale).
 inline void attend(const float* q, const float* keys, const float* values, int len, int head_dim,
                    float* scores, float* out) {
   kernels::f32_rows_dot(keys, len, head_dim, q, scores);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  for (int s = 0; s < len; ++s) scores[s] *= scale;
   softmax(scores, len);
-  std::fill(out, out + head_dim, 0.f);
-  for (int s = 0; s < len; ++s) {
-    const float p = scores[s];
-    const float* v = values + std::size_t(s) * head_dim;
-    for (int j = 0; j < head_dim; ++j) out[j] += p * v[j];
-  }
+  // out[j] = sum_s p[s] v[s][j]: the values are a [len, head_dim] matrix.
+  kernels::f32_matvec(values, len, head_dim, scores, out);
+}
+
+// All T queries of one head against T keys/values at once (the encoder): `keys_t` is the
+// kv head's keys transposed, [head_dim][T]; `values` is [T][head_dim]; `q` is [T][head_dim]
+// contiguous and already scaled; `scores` has room for T*T floats; `out` gets [T][head_dim].
+inline void attend_all(const float* q, const float* keys_t, const float* values, int T,
+                       int head_dim, float* scores, float* out) {
+  kernels::f32_matmul(keys_t, head_dim, T, q, T, scores);
+  for (int t = 0; t < T; ++t) softmax(scores + std::size_t(t) * T, T);
+  kernels::f32_matmul(values, T, head_dim, scores, T, out);
+}
+
+// scores = (q . k) / sqrt(head_dim), applied to q once instead of to every score.
+inline void scale_query(float* q, int head_dim) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (int j = 0; j < head_dim; ++j) q[j] *= scale;
 }
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }

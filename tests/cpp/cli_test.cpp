@@ -117,13 +117,15 @@ TEST(Cli, ToolsFromFile) {
 }
 
 // The CLI and the float64 NumPy reference produce the same ids, end to end, on queries and tool
-// lists of the real-model fixture (tools used as given; unconstrained greedy).
+// lists of the real-model fixture (unconstrained greedy). An fp32 engine may pick the other
+// token only where the reference's top-2 logits are within rounding of each other; after such
+// a step the two sequences legitimately differ, so the comparison of that example ends there.
 TEST(Cli, MatchesFloat64ReferenceEndToEnd) {
-  simdjson::dom::parser parser;
+  simdjson::dom::parser parser, out_parser;
   simdjson::dom::element root;
   ASSERT_FALSE(parser.load(NEEDLE_FIXTURES_DIR "/needle_real_e2e_560.json").get(root));
   auto examples = root["examples"].get_array().value();
-  int checked = 0;
+  int checked = 0, compared = 0, near_ties = 0;
   for (std::size_t i = 0; i < examples.size() && checked < 8; i += 67, ++checked) {
     const std::string query(examples.at(i)["query"].get_string().value());
     // The reference uses tools as given; ours canonicalises (snake_case names), which is
@@ -133,17 +135,29 @@ TEST(Cli, MatchesFloat64ReferenceEndToEnd) {
     const std::string tools = canonical->json;
     const Output ours = sh(run_cmd(query, tools, "--json --max-tokens 24"));
     ASSERT_EQ(ours.status, 0) << ours.out;
-    const auto b = ours.out.find("\"tokens\":[") + 9, e = ours.out.find(']', b);
-    const std::string our_ids = ours.out.substr(b, e - b + 1);
     const Output ref = sh(std::string(NEEDLE_PYTHON) + " " NEEDLE_SOURCE_DIR "/scripts/reference.py generate --weights " +
                           kTiny + " --spm " + kSpm + " --query " + quote(query) + " --tools " + quote(tools) +
-                          " --max-tokens 24");
+                          " --max-tokens 24 --margins");
     ASSERT_EQ(ref.status, 0) << ref.out;
-    std::string ref_ids = ref.out;
-    ref_ids.erase(std::remove_if(ref_ids.begin(), ref_ids.end(), [](char c) { return c == ' ' || c == '\n'; }), ref_ids.end());
-    EXPECT_EQ(our_ids, ref_ids) << "example " << i << ": " << query;
+    simdjson::dom::element o, r;
+    ASSERT_FALSE(out_parser.parse(ours.out).get(o)) << ours.out;
+    const auto our_ids = needle::test::floats_of(o["tokens"].value());
+    simdjson::dom::parser ref_parser;
+    ASSERT_FALSE(ref_parser.parse(ref.out).get(r)) << ref.out;
+    const auto ref_ids = needle::test::floats_of(r["ids"].value());
+    const auto margins = needle::test::floats_of(r["margins"].value());
+    std::size_t k = 0;
+    while (k < our_ids.size() && k < ref_ids.size() && our_ids[k] == ref_ids[k]) ++k;
+    compared += static_cast<int>(k);
+    if (k == our_ids.size() && k == ref_ids.size()) continue;
+    ASSERT_LT(k, margins.size()) << "example " << i << ": lengths differ without a divergent step";
+    EXPECT_LT(margins[k], 1e-3) << "example " << i << " (" << query << "): ids differ at step " << k
+                                << " although the reference's top-2 margin there is " << margins[k];
+    ++near_ties;
   }
   EXPECT_EQ(checked, 8);
+  EXPECT_LE(near_ties, 2) << "too many near-ties: the comparison says little";
+  EXPECT_GE(compared, 120) << "too few ids compared";
 }
 
 }  // namespace
