@@ -61,6 +61,48 @@ inline std::string output_text(const Tokenizer& tok, std::span<const std::int32_
 
 namespace needle {
 
+// The output text as it grows, for streaming: push() each generated id and get back the
+// characters it completes. It follows output_text (leading <tool_call> and whitespace dropped)
+// and never splits a UTF-8 character: while a run of byte pieces may still complete one, the
+// replacement characters decode() shows for the unfinished tail are held back. Trailing
+// whitespace is streamed; the final text (trimmed, names mapped back) is authoritative.
+class TextStreamer {
+ public:
+  explicit TextStreamer(const Tokenizer& tok) : tok_(tok) {}
+
+  std::string push(std::int32_t id) {
+    if (ids_.empty() && !skipped_tool_call_ && id == kToolCallId) {
+      skipped_tool_call_ = true;
+      return {};
+    }
+    ids_.push_back(id);
+    const std::string text = tok_.decode(ids_);
+    std::string_view view = text;
+    while (!view.empty() && is_space(view.front())) view.remove_prefix(1);
+    if (tok_.piece_type(id) == PieceType::kByte) {
+      constexpr std::string_view kFffd = "\xEF\xBF\xBD";
+      while (view.size() >= kFffd.size() && view.substr(view.size() - kFffd.size()) == kFffd)
+        view.remove_suffix(kFffd.size());
+    }
+    if (view.size() <= emitted_ || view.substr(0, emitted_) != std::string_view(text_).substr(0, emitted_))
+      return {};
+    std::string delta(view.substr(emitted_));
+    text_.assign(view);
+    emitted_ = view.size();
+    return delta;
+  }
+
+ private:
+  static bool is_space(char ch) {
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f' || ch == '\v';
+  }
+  const Tokenizer& tok_;
+  std::vector<std::int32_t> ids_;
+  std::string text_;  // what has been emitted
+  std::size_t emitted_ = 0;
+  bool skipped_tool_call_ = false;
+};
+
 // Greedy decoding from the start token (</s>) until EOS or the decoder sequence (start token
 // included) reaches max_dec_len; at most `max_new` ids. `on_token(id)` is told each generated
 // id and returns false to stop early. `pick(logits)` chooses the next id: plain argmax, or a

@@ -48,7 +48,8 @@ struct RunResult {
   Timings timings;
 };
 
-// Called with each generated id and the text it adds; return false to stop generating.
+// Called with each generated id and the text it completes (see TextStreamer: whole UTF-8
+// characters only, possibly empty); return false to stop generating.
 using TokenCallback = std::function<bool(std::int32_t id, std::string_view text)>;
 
 class Engine {
@@ -105,12 +106,11 @@ class Engine {
     r.timings.encode_ms = ms_between(t0, t1);
 
     const int max_new = opt.max_tokens > 0 ? opt.max_tokens : config().max_dec_len - 1;
+    TextStreamer stream(tokenizer_);
     r.tokens = greedy_decode(
         model_, ws_, dec_, logits_, max_new,
         [](std::span<float> logits) { return argmax(logits); },
-        [&](std::int32_t id) {
-          return on_token ? on_token(id, tokenizer_.token_text(id)) : true;
-        });
+        [&](std::int32_t id) { return on_token ? on_token(id, stream.push(id)) : true; });
     r.timings.decode_ms = ms_since(t1);
     r.text = output_text(tokenizer_, r.tokens);
     return r;

@@ -168,12 +168,52 @@ TEST(Engine, StreamingCallbackSeesEveryTokenAndCanStop) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(seen, r->tokens);
   EXPECT_FALSE(streamed.empty());
+  // The streamed text is the final text (which is trimmed) up to trailing whitespace.
+  EXPECT_EQ(streamed.substr(0, r->text.size()), r->text);
+  EXPECT_EQ(streamed.find_first_not_of(" \t\n", r->text.size()), std::string::npos);
   int calls = 0;
   auto stopped = e.run("What's the weather in Paris?", kTools, opt,
                        [&](std::int32_t, std::string_view) { return ++calls < 2; });
   ASSERT_TRUE(stopped.ok());
   EXPECT_EQ(stopped->tokens.size(), 2u);
   EXPECT_TRUE(std::equal(stopped->tokens.begin(), stopped->tokens.end(), r->tokens.begin()));
+}
+
+// Every streamed piece is whole UTF-8 and the pieces add up to the text, over many random
+// generations (the random model emits byte pieces, CJK pieces and broken byte runs).
+TEST(Engine, StreamedTextIsWholeUtf8AndAddsUpToTheText) {
+  Engine e = load();
+  const auto valid_utf8 = [](std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+      const unsigned char c = static_cast<unsigned char>(s[i]);
+      const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+      if (n == 0 || i + n > s.size()) return false;
+      for (std::size_t k = 1; k < n; ++k)
+        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+      i += n;
+    }
+    return true;
+  };
+  int byte_pieces = 0;
+  for (int i = 0; i < 40; ++i) {
+    const std::string q = "query number " + std::to_string(i * 7919) + " 東京 🌧 é";
+    std::string streamed;
+    RunOptions opt;
+    opt.max_tokens = 40;
+    auto r = e.run(q, kTools, opt, [&](std::int32_t id, std::string_view piece) {
+      EXPECT_TRUE(valid_utf8(piece)) << "piece of id " << id << " splits a character";
+      byte_pieces += e.tokenizer().piece_type(id) == PieceType::kByte;
+      streamed += piece;
+      return true;
+    });
+    ASSERT_TRUE(r.ok());
+    // Held-back replacement characters at the very end are the only thing that may be missing.
+    EXPECT_EQ(r->text.substr(0, std::min(r->text.size(), streamed.size())),
+              streamed.substr(0, std::min(r->text.size(), streamed.size())))
+        << q;
+  }
+  EXPECT_GT(byte_pieces, 0) << "no byte pieces generated: the UTF-8 assembly is not exercised";
 }
 
 TEST(Engine, LoadErrors) {
