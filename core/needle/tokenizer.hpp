@@ -12,7 +12,9 @@
 //   split      user-defined pieces as frozen units (longest match), else one character.
 //   merge      repeatedly merge the adjacent pair whose concatenation is a NORMAL,
 //              USER_DEFINED or UNUSED piece with the highest score, leftmost on ties;
-//              a priority queue of candidate pairs over a linked list of symbols.
+//              a priority queue of candidate pairs over a linked list of symbols. The
+//              text is first cut where no merge can ever cross (see encode), so the
+//              queues stay small; the result is the same as one queue over everything.
 //   resegment  a merged UNUSED piece is split back into the two parts it was made from.
 //   emit       the piece id; a symbol that is not a piece becomes its UTF-8 bytes
 //              <0xNN> (byte fallback) or, without byte pieces, one <unk> per run.
@@ -31,6 +33,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <queue>
 #include <span>
 #include <string>
@@ -98,6 +101,7 @@ class Tokenizer {
     std::uint32_t offset = 0, length = 0;            // piece, in arena_
     std::uint32_t text_offset = 0, text_length = 0;  // token_text, in arena_
     float score = 0.0f;
+    std::uint32_t rank = 0;  // score as an unsigned integer with the same order
     PieceType type = PieceType::kNormal;
   };
   // What the library's normaliser needs besides the pieces.
@@ -113,6 +117,7 @@ class Tokenizer {
   static Result<Tokenizer> build(std::span<const spm::PieceView> pieces, const Spec& spec,
                                  std::string_view source, bool by_line);
   std::size_t match_user_defined(std::string_view s) const;
+  bool bigram_in_some_piece(std::uint64_t bigram) const;
   std::string normalize(std::string_view input) const;
   bool mergeable(int id) const {
     const PieceType t = pieces_[static_cast<std::size_t>(id)].type;
@@ -127,6 +132,11 @@ class Tokenizer {
   std::vector<std::int32_t> user_defined_;
   std::array<std::uint32_t, 257> user_start_{};
   std::array<std::int32_t, 256> byte_ids_{};
+  // Every pair of adjacent characters inside a mergeable piece (tokenizer_detail::bigram),
+  // open addressing, kNoBigram = empty. A merge can only ever join two characters that
+  // form one of these.
+  std::vector<std::uint64_t> bigrams_;
+  bool has_unused_ = false;
   std::string unk_surface_;
   std::int32_t unk_id_ = -1, bos_id_ = -1, eos_id_ = -1, pad_id_ = -1;
   bool byte_fallback_ = false;
@@ -170,6 +180,38 @@ inline std::size_t valid_utf8_length(std::string_view s) {
 inline std::size_t one_char_length(std::string_view s) {
   static constexpr std::uint8_t kLen[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
   return std::min<std::size_t>(s.size(), kLen[static_cast<std::uint8_t>(s[0]) >> 4]);
+}
+
+// A character (1..4 bytes, as one_char_length cuts it) packed into an integer; the UTF-8
+// lead byte fixes the length, so distinct characters pack differently. A pair of them
+// packs into a "bigram" key.
+inline std::uint64_t bigram(std::string_view a, std::string_view b) {
+  const auto pack = [](std::string_view c) {
+    std::uint32_t v = 0;
+    for (const char ch : c) v = v << 8 | static_cast<std::uint8_t>(ch);
+    return v;
+  };
+  return std::uint64_t{pack(a)} << 32 | pack(b);
+}
+// Never the key of two characters of valid UTF-8, which is all normalised text holds
+// outside user-defined pieces.
+inline constexpr std::uint64_t kNoBigram = ~std::uint64_t{0};
+
+inline std::uint64_t hash_u64(std::uint64_t x) {  // splitmix64 finaliser
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Maps float scores to unsigned integers of the same order, so that a queue entry's
+// priority is one integer compare. -0 and +0 compare equal as floats, so both map alike.
+inline std::uint32_t score_rank(float score) {
+  if (score == 0.0f) score = 0.0f;
+  std::uint32_t bits;
+  std::memcpy(&bits, &score, sizeof bits);
+  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
 }
 
 inline std::uint64_t hash_bytes(std::string_view s) {
@@ -228,6 +270,14 @@ inline int Tokenizer::find_piece(std::string_view s) const {
   }
 }
 
+inline bool Tokenizer::bigram_in_some_piece(std::uint64_t key) const {
+  const std::size_t mask = bigrams_.size() - 1;
+  for (std::size_t i = tokenizer_detail::hash_u64(key) & mask;; i = (i + 1) & mask) {
+    if (bigrams_[i] == key) return true;
+    if (bigrams_[i] == tokenizer_detail::kNoBigram) return false;
+  }
+}
+
 inline Result<Tokenizer> Tokenizer::build(std::span<const spm::PieceView> pieces,
                                           const Spec& spec, std::string_view source,
                                           bool by_line) {
@@ -260,6 +310,7 @@ inline Result<Tokenizer> Tokenizer::build(std::span<const spm::PieceView> pieces
     e.offset = static_cast<std::uint32_t>(t.arena_.size());
     e.length = static_cast<std::uint32_t>(p.piece.size());
     e.score = p.score;
+    e.rank = score_rank(p.score);
     e.type = p.type;
     t.arena_.append(p.piece);
     t.pieces_.push_back(e);
@@ -364,6 +415,32 @@ inline Result<Tokenizer> Tokenizer::build(std::span<const spm::PieceView> pieces
     }
   }
   t.user_start_[256] = static_cast<std::uint32_t>(k);
+
+  // Character bigrams inside mergeable pieces.
+  std::vector<std::uint64_t> keys;
+  for (std::size_t id = 0; id < pieces.size(); ++id) {
+    t.has_unused_ = t.has_unused_ || pieces[id].type == PieceType::kUnused;
+    if (!t.mergeable(static_cast<int>(id))) continue;
+    std::string_view rest = pieces[id].piece;
+    std::string_view prev = rest.substr(0, one_char_length(rest));
+    rest.remove_prefix(prev.size());
+    while (!rest.empty()) {
+      const std::string_view c = rest.substr(0, one_char_length(rest));
+      if (const std::uint64_t key = bigram(prev, c); key != kNoBigram) keys.push_back(key);
+      prev = c;
+      rest.remove_prefix(c.size());
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::size_t bigram_slots = 16;
+  while (bigram_slots < 2 * keys.size()) bigram_slots *= 2;
+  t.bigrams_.assign(bigram_slots, kNoBigram);
+  for (const std::uint64_t key : keys) {
+    std::size_t i = hash_u64(key) & (bigram_slots - 1);
+    while (t.bigrams_[i] != kNoBigram) i = (i + 1) & (bigram_slots - 1);
+    t.bigrams_[i] = key;
+  }
   return t;
 }
 
@@ -590,15 +667,13 @@ inline std::vector<std::int32_t> Tokenizer::encode(std::string_view utf8) const 
 
   // Candidate merges. A pair goes stale when either side changes; sizes only grow, so
   // "both sides still have the lengths they had" is an exact staleness test.
+  // Priority: score, then the leftmost first, packed so that a larger key wins.
   struct Pair {
-    float score;
-    std::int32_t left, right;
+    std::uint64_t key;     // score_rank << 32 | ~left
+    std::int32_t right;
     std::uint32_t length;  // of the merged piece
   };
-  // Highest score first; on equal scores the leftmost (smallest left index) first.
-  const auto lower = [](const Pair& a, const Pair& b) {
-    return a.score < b.score || (a.score == b.score && a.left > b.left);
-  };
+  const auto lower = [](const Pair& a, const Pair& b) { return a.key < b.key; };
   std::priority_queue<Pair, std::vector<Pair>, decltype(lower)> agenda(lower);
   // Only for UNUSED pieces: how the last candidate pair forming each was split.
   std::unordered_map<std::int32_t, std::pair<std::string_view, std::string_view>> unused_parts;
@@ -612,27 +687,50 @@ inline std::vector<std::int32_t> Tokenizer::encode(std::string_view utf8) const 
     const std::string_view merged = text.substr(l.begin, l.length + r.length);
     const int id = find_piece(merged);
     if (id < 0 || !mergeable(id)) return;
-    agenda.push({pieces_[static_cast<std::size_t>(id)].score, left, right,
+    const Entry& e = pieces_[static_cast<std::size_t>(id)];
+    agenda.push({std::uint64_t{e.rank} << 32 | ~static_cast<std::uint32_t>(left), right,
                  static_cast<std::uint32_t>(merged.size())});
-    if (pieces_[static_cast<std::size_t>(id)].type == PieceType::kUnused) {
-      unused_parts[id] = {view(l), view(r)};
+    if (e.type == PieceType::kUnused) unused_parts[id] = {view(l), view(r)};
+  };
+  const auto merge_all = [&](std::size_t first, std::size_t last) {  // symbols [first, last)
+    for (std::size_t i = first + 1; i < last; ++i) {
+      add_pair(static_cast<std::int32_t>(i - 1), static_cast<std::int32_t>(i));
+    }
+    while (!agenda.empty()) {
+      const Pair top = agenda.top();
+      agenda.pop();
+      const auto left = static_cast<std::int32_t>(~static_cast<std::uint32_t>(top.key));
+      Symbol& l = symbols[static_cast<std::size_t>(left)];
+      Symbol& r = symbols[static_cast<std::size_t>(top.right)];
+      if (l.length == 0 || r.length == 0 || l.length + r.length != top.length) continue;
+      l.length += r.length;
+      l.next = r.next;
+      if (r.next >= 0) symbols[static_cast<std::size_t>(r.next)].prev = left;
+      r.length = 0;
+      add_pair(l.prev, left);
+      add_pair(left, l.next);
     }
   };
-  for (std::size_t i = 1; i < symbols.size(); ++i) {
-    add_pair(static_cast<std::int32_t>(i - 1), static_cast<std::int32_t>(i));
-  }
-  while (!agenda.empty()) {
-    const Pair top = agenda.top();
-    agenda.pop();
-    Symbol& l = symbols[static_cast<std::size_t>(top.left)];
-    Symbol& r = symbols[static_cast<std::size_t>(top.right)];
-    if (l.length == 0 || r.length == 0 || l.length + r.length != top.length) continue;
-    l.length += r.length;
-    l.next = r.next;
-    if (r.next >= 0) symbols[static_cast<std::size_t>(r.next)].prev = top.left;
-    r.length = 0;
-    add_pair(l.prev, top.left);
-    add_pair(top.left, l.next);
+  // Merges never cross a boundary between two characters that no mergeable piece holds
+  // side by side, nor the edge of a user-defined piece, so the runs between such
+  // boundaries are merged one at a time: the same merges as one global queue, since
+  // merges in different runs never touch each other. (A pair across a boundary is never
+  // a piece, so add_pair rejects it.) Not with UNUSED pieces, out of caution: their
+  // resegmentation uses the split recorded by the globally last candidate pair, so the
+  // library's global order is kept there (Needle's vocabulary has none).
+  if (has_unused_) {
+    merge_all(0, symbols.size());
+  } else {
+    std::size_t first = 0;
+    for (std::size_t i = 1; i < symbols.size(); ++i) {
+      const Symbol& a = symbols[i - 1];
+      const Symbol& b = symbols[i];
+      if (a.frozen || b.frozen || !bigram_in_some_piece(bigram(view(a), view(b)))) {
+        merge_all(first, i);
+        first = i;
+      }
+    }
+    merge_all(first, symbols.size());
   }
 
   // Emit: resegment UNUSED pieces, byte-fallback (or <unk>) for what is not a piece.
