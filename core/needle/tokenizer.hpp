@@ -58,8 +58,8 @@ class Tokenizer {
 
   static Result<Tokenizer> from_model_proto(std::span<const std::uint8_t> bytes);
   static Result<Tokenizer> from_vocab_text(std::string_view text);
-  // Either format: a `.model` starts with the tag of ModelProto.pieces (0x0A); a text
-  // vocabulary's first line is `piece<TAB>score`.
+  // Either format: a `.model` starts with the tag of ModelProto.pieces (0x0A) or another
+  // field tag below 0x20; a text vocabulary's first line is printable text.
   static Result<Tokenizer> load(std::span<const std::uint8_t> bytes);
 
   std::vector<std::int32_t> encode(std::string_view utf8) const;
@@ -488,52 +488,77 @@ inline Result<Tokenizer> Tokenizer::from_model_proto(std::span<const std::uint8_
   return build(m.pieces, spec, "SentencePiece model", /*by_line=*/false);
 }
 
-// Piece types are not in a text vocabulary, so they are inferred the way SentencePiece
-// lays out a vocabulary: <unk> is UNKNOWN; <s>, </s>, <pad> are CONTROL; <0xNN> are BYTE;
-// the other pieces of the leading "meta" block are USER_DEFINED (<tool_call>, <tools>,
-// and any others a Needle version adds). The meta block is the run of lines from the
-// top whose score is +0 and which do not follow a byte piece: the trainer puts specials
-// and user-defined symbols first, then the bytes, and scores learned pieces -0, -1, ...
-// Everything else is NORMAL. The normaliser flags are taken to be true, as Needle
-// trained; byte fallback is on when the 256 byte pieces are present.
+// A text vocabulary: `piece<TAB>score` per line (spm_export_vocab's format; the last
+// TAB splits, since a piece may itself be a TAB), or, when no line has a TAB, the legacy
+// one-piece-per-line form, whose learned pieces get score -id: SentencePiece's BPE
+// trainer scores them -0, -1, -2, ... in id order, so the merge order is the same.
+//
+// Piece types are not in the file, so they are inferred the way SentencePiece lays out
+// a vocabulary: <unk> is UNKNOWN; <s>, </s>, <pad> are CONTROL; <0xNN> are BYTE; the
+// other pieces of the leading "meta" block are USER_DEFINED (<tool_call>, <tools>, and
+// any others a Needle version adds); the rest are NORMAL. The trainer writes specials
+// and user-defined symbols first, then the 256 bytes, then learned pieces scored -0, -1,
+// ...; so the meta block ends at the first piece after a byte piece, and, with scores,
+// at the first score that is not +0. Without byte pieces (and without scores) it is the
+// leading run of <...> pieces. The normaliser flags are taken to be true, as Needle
+// trained; byte fallback is on when byte pieces are present.
 inline Result<Tokenizer> Tokenizer::from_vocab_text(std::string_view text) {
   using namespace tokenizer_detail;
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a UTF-8 BOM
   if (text.empty()) return tokenizer_error("vocab.txt: the file is empty");
+  const bool scored = text.find('\t') != std::string_view::npos;
+
+  std::vector<std::string_view> lines;
+  for (std::string_view rest = text; !rest.empty();) {
+    const std::size_t nl = rest.find('\n');
+    lines.push_back(rest.substr(0, nl));
+    rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+  }
+  // CRLF files: the CR ends the score; without scores, only a CR on every line is one.
+  const bool crlf = std::all_of(lines.begin(), lines.end(),
+                                [](std::string_view l) { return !l.empty() && l.back() == '\r'; });
 
   std::vector<spm::PieceView> pieces;
+  pieces.reserve(lines.size());
   Spec spec;
   bool in_meta = true, seen_byte = false;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    const std::size_t nl = text.find('\n');
-    const std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    const std::string at = "vocab.txt line " + std::to_string(line_no) + ": ";
-    // The last TAB separates piece and score: a piece may itself be a TAB character.
-    const std::size_t tab = line.rfind('\t');
-    if (tab == std::string_view::npos) {
-      return tokenizer_error(at + "no TAB between piece and score in " + quoted(line));
-    }
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string at = "vocab.txt line " + std::to_string(i + 1) + ": ";
+    std::string_view line = lines[i];
     spm::PieceView p;
-    p.piece = line.substr(0, tab);
-    std::string_view score_text = line.substr(tab + 1);
-    while (!score_text.empty() && (score_text.back() == '\r' || score_text.back() == ' ')) {
-      score_text.remove_suffix(1);
+    if (scored) {
+      const std::size_t tab = line.rfind('\t');
+      if (tab == std::string_view::npos) {
+        return tokenizer_error(at + "no TAB between piece and score in " + quoted(line));
+      }
+      p.piece = line.substr(0, tab);
+      std::string_view score_text = line.substr(tab + 1);
+      while (!score_text.empty() && (score_text.back() == '\r' || score_text.back() == ' ')) {
+        score_text.remove_suffix(1);
+      }
+      // strtof needs a terminated string; "-0", "-12", "-1.5e+03" are all fine.
+      const std::string score_str(score_text);
+      char* end = nullptr;
+      p.score = score_str.empty() ? NAN : std::strtof(score_str.c_str(), &end);
+      if (score_str.empty() || end != score_str.c_str() + score_str.size() ||
+          !std::isfinite(p.score)) {
+        return tokenizer_error(at + "score " + quoted(score_text) + " of piece " +
+                               quoted(p.piece) + " is not a finite number");
+      }
+    } else {
+      if (crlf) line.remove_suffix(1);
+      p.piece = line;
+      p.score = -static_cast<float>(i);  // made +0 below for the meta block
     }
     if (p.piece.empty()) return tokenizer_error(at + "empty piece");
-    // strtof needs a terminated string; "-0", "-12", "-1.5e+03" are all fine.
-    const std::string score_str(score_text);
-    char* end = nullptr;
-    p.score = score_str.empty() ? NAN : std::strtof(score_str.c_str(), &end);
-    if (score_str.empty() || end != score_str.c_str() + score_str.size() ||
-        !std::isfinite(p.score)) {
-      return tokenizer_error(at + "score " + quoted(score_text) + " of piece " + quoted(p.piece) +
-                             " is not a finite number");
-    }
+
     const int byte = byte_piece_value(p.piece);
-    if (p.score != 0.0f || std::signbit(p.score) || (seen_byte && byte < 0)) in_meta = false;
+    if (seen_byte && byte < 0) in_meta = false;
+    if (scored && (p.score != 0.0f || std::signbit(p.score))) in_meta = false;
+    if (!scored && !seen_byte && byte < 0 &&
+        !(p.piece.size() > 2 && p.piece.front() == '<' && p.piece.back() == '>')) {
+      in_meta = false;
+    }
     if (p.piece == "<unk>") {
       p.type = PieceType::kUnknown;
     } else if (p.piece == "<s>" || p.piece == "</s>" || p.piece == "<pad>") {
@@ -544,6 +569,7 @@ inline Result<Tokenizer> Tokenizer::from_vocab_text(std::string_view text) {
     } else {
       p.type = in_meta ? PieceType::kUserDefined : PieceType::kNormal;
     }
+    if (!scored && p.type != PieceType::kNormal) p.score = 0.0f;
     const auto id = static_cast<std::int32_t>(pieces.size());
     if (p.piece == "<s>") spec.bos_id = id;
     if (p.piece == "</s>") spec.eos_id = id;
@@ -554,8 +580,7 @@ inline Result<Tokenizer> Tokenizer::from_vocab_text(std::string_view text) {
     return tokenizer_error("vocab.txt: " + std::to_string(pieces.size()) +
                            " pieces cannot hold the special ids 0..3 (<pad> </s> <s> <unk>)");
   }
-  spec.byte_fallback = std::any_of(pieces.begin(), pieces.end(),
-                                   [](const auto& p) { return p.type == PieceType::kByte; });
+  spec.byte_fallback = seen_byte;
   return build(pieces, spec, "vocab.txt", /*by_line=*/true);
 }
 
@@ -564,17 +589,15 @@ inline Result<Tokenizer> Tokenizer::load(std::span<const std::uint8_t> bytes) {
     return tokenizer_detail::tokenizer_error("tokenizer file is empty");
   }
   const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  if (bytes[0] != 0x0A) {
-    // A text vocabulary's first line has a TAB and no control bytes besides TAB and CR.
-    const std::string_view first = text.substr(0, text.find('\n'));
-    const bool has_tab = first.find('\t') != std::string_view::npos;
-    const bool texty = std::none_of(first.begin(), first.end(), [](char c) {
-      const auto u = static_cast<unsigned char>(c);
-      return u < 0x20 && c != '\t' && c != '\r';
-    });
-    if (has_tab && texty) return from_vocab_text(text);
-  }
-  return from_model_proto(bytes);
+  // Every ModelProto field tag SentencePiece writes (fields 1..5) is a byte below 0x20;
+  // a text vocabulary starts with a piece, and its first line has no control bytes
+  // besides TAB and CR.
+  const std::string_view first = text.substr(0, text.find('\n'));
+  const bool texty = bytes[0] != 0x0A && std::none_of(first.begin(), first.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 && c != '\t' && c != '\r';
+  });
+  return texty ? from_vocab_text(text) : from_model_proto(bytes);
 }
 
 inline std::size_t Tokenizer::match_user_defined(std::string_view s) const {

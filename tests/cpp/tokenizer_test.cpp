@@ -634,6 +634,38 @@ TEST(TokenizerLoad, VocabTextVariants) {
   EXPECT_EQ(t->decode(std::vector<std::int32_t>{5, 3, 4, 1}), "a \xE2\x81\x87 <tool_call>");
 }
 
+// The legacy one-piece-per-line vocab.txt (no scores): learned pieces ranked by id.
+TEST(TokenizerLoad, VocabWithoutScoresEncodesTheSame) {
+  REQUIRE_GENERATED();
+  std::string plain, plain_crlf;
+  for (std::size_t pos = 0; pos < g.vocab_text.size();) {
+    const std::size_t nl = g.vocab_text.find('\n', pos);
+    const std::string line = g.vocab_text.substr(pos, nl - pos);
+    plain += line.substr(0, line.rfind('\t')) + "\n";
+    plain_crlf += line.substr(0, line.rfind('\t')) + "\r\n";
+    pos = nl + 1;
+  }
+  ASSERT_EQ(plain.find('\t'), std::string::npos);
+  auto t = Tokenizer::load(as_bytes(plain));
+  auto t_crlf = Tokenizer::from_vocab_text(plain_crlf);
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  ASSERT_TRUE(t_crlf.ok()) << t_crlf.error().message;
+  ASSERT_EQ(t->vocab_size(), g.from_model->vocab_size());
+  for (int id = 0; id < t->vocab_size(); ++id) {
+    ASSERT_EQ(t->piece(id), g.from_model->piece(id));
+    ASSERT_EQ(t->piece_type(id), g.from_model->piece_type(id)) << "id " << id << " " << t->piece(id);
+    ASSERT_EQ(t_crlf->piece(id), g.from_model->piece(id));
+  }
+  std::vector<std::string> strings = fixture_strings();
+  const auto more = generated_strings(read_file(NEEDLE_TESTDATA_DIR "/tokenizer/corpus.txt"), 500);
+  strings.insert(strings.end(), more.begin(), more.end());
+  for (const std::string& s : strings) {
+    const auto want = g.from_model->encode(s);
+    ASSERT_EQ(t->encode(s), want) << show(s);
+    ASSERT_EQ(t_crlf->encode(s), want) << show(s);
+  }
+}
+
 TEST(TokenizerLoad, TruncatedModel) {
   REQUIRE_GENERATED();
   // Cut inside the first piece's bytes: the length prefix promises more than remains.
