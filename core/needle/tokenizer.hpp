@@ -62,6 +62,7 @@ class Tokenizer {
   // field tag below 0x20; a text vocabulary's first line is printable text.
   static Result<Tokenizer> load(std::span<const std::uint8_t> bytes);
 
+  // A default-constructed (empty) Tokenizer encodes everything to no ids.
   std::vector<std::int32_t> encode(std::string_view utf8) const;
   // Ids outside [0, vocab_size()) are skipped (SentencePiece refuses the whole call).
   std::string decode(std::span<const std::int32_t> ids) const;
@@ -80,6 +81,7 @@ class Tokenizer {
     const Entry& e = pieces_[static_cast<std::size_t>(id)];
     return {arena_.data() + e.text_offset, e.text_length};
   }
+  // kUnused when out of range: such an id produces no text and is never merged.
   PieceType piece_type(int id) const {
     return valid(id) ? pieces_[static_cast<std::size_t>(id)].type : PieceType::kUnused;
   }
@@ -664,7 +666,7 @@ inline std::string Tokenizer::normalize(std::string_view input) const {
 inline std::vector<std::int32_t> Tokenizer::encode(std::string_view utf8) const {
   using namespace tokenizer_detail;
   std::vector<std::int32_t> ids;
-  if (utf8.size() > kMaxInputBytes) return ids;
+  if (pieces_.empty() || utf8.size() > kMaxInputBytes) return ids;
   const std::string normalized = normalize(utf8);
   if (normalized.empty()) return ids;
   const std::string_view text = normalized;

@@ -409,6 +409,15 @@ TEST(TokenizerDecode, SkipsIdsOutOfRange) {
   EXPECT_EQ(t.decode(ids), "a");
 }
 
+TEST(TokenizerEncode, DefaultConstructedIsEmptyAndSafe) {
+  const Tokenizer t;
+  EXPECT_EQ(t.vocab_size(), 0);
+  EXPECT_TRUE(t.encode("hello <tools> world").empty());
+  EXPECT_EQ(t.decode(std::vector<std::int32_t>{0, 1, 2}), "");
+  EXPECT_EQ(t.find_piece("a"), -1);
+  EXPECT_EQ(t.token_text(0), "");
+}
+
 // ---- the piece table -------------------------------------------------------------------
 
 TEST(TokenizerPieces, MatchLibraryForEveryId) {
