@@ -78,5 +78,22 @@ int main(int argc, char** argv) {
               best_lines * 1e3, mb / best_lines);
   std::printf("decode %zu ids: %.1f ms, %.1f MB/s of text\n", ids.size(), best_decode * 1e3,
               mb / best_decode);
+
+  // Scaling: 8x the text should cost about 8x the time (n log n), a quadratic merge loop 64x.
+  for (const std::string& unit : {corpus.substr(0, 100'000), std::string(100'000, 'a')}) {
+    std::string big;
+    for (int k = 0; k < 8; ++k) big += unit;
+    double small_s = 1e30, big_s = 1e30;
+    for (int rep = 0; rep < 3; ++rep) {
+      t0 = std::chrono::steady_clock::now();
+      if (tok.encode(unit).empty()) return 1;
+      small_s = std::min(small_s, seconds_since(t0));
+      t0 = std::chrono::steady_clock::now();
+      if (tok.encode(big).empty()) return 1;
+      big_s = std::min(big_s, seconds_since(t0));
+    }
+    std::printf("scaling (%s): 100 KB %.1f ms, 800 KB %.1f ms, ratio %.1fx (linear: 8x)\n",
+                unit[1] == 'a' ? "'a' x 100000" : "corpus", small_s * 1e3, big_s * 1e3, big_s / small_s);
+  }
   return 0;
 }

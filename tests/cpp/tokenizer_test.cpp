@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -353,29 +352,8 @@ TEST(TokenizerParity, LongStrings) {
   for (const std::string& s : longs) EXPECT_TRUE(same_as_library(g.sp, *g.from_model, nullptr, s));
 }
 
-// No quadratic merge loop: 8x the text may cost about 8x the time (n log n), not 64x.
-// A ratio, so that it holds in Debug and sanitizer builds too.
-TEST(TokenizerEncode, ScalesLinearly) {
-  REQUIRE_GENERATED();
-  const std::string corpus = read_file(NEEDLE_TESTDATA_DIR "/tokenizer/corpus.txt");
-  ASSERT_GT(corpus.size(), 800'000u);
-  const auto time_ms = [&](const std::string& s) {
-    double best = 1e30;
-    for (int rep = 0; rep < 3; ++rep) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const auto ids = g.from_model->encode(s);
-      best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      EXPECT_FALSE(ids.empty());
-    }
-    return best;
-  };
-  for (const std::string& unit : {corpus.substr(0, 100'000), std::string(100'000, 'a')}) {
-    std::string big;
-    for (int k = 0; k < 8; ++k) big += unit;
-    const double small_ms = time_ms(unit), big_ms = time_ms(big);
-    EXPECT_LT(big_ms, 24 * small_ms + 20) << "100 KB: " << small_ms << " ms, 800 KB: " << big_ms << " ms";
-  }
-}
+// No quadratic merge loop: bench_tokenizer prints the 100 KB -> 800 KB scaling (tests assert
+// behaviour, benchmarks measure time).
 
 // Decoding arbitrary id sequences (not only what encode produces): byte runs that are
 // not valid UTF-8, control and unknown pieces, leading-▁ handling.
