@@ -15,6 +15,8 @@
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
+#include <malloc.h>
+
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
@@ -57,8 +59,8 @@ val copy_to_js(const char* array_type, const std::vector<T>& v) {
   return val::global(array_type).new_(emscripten::typed_memory_view(v.size(), v.data()));
 }
 
-// Run options as JSON: {"maxTokens": n}. Unknown keys are refused, so a typo is not
-// silently ignored.
+// Run options as JSON: {"maxTokens": n, "mode": "off" | "strict" | "typed"}. Unknown keys
+// are refused, so a typo is not silently ignored.
 needle::Result<needle::RunOptions> parse_run_options(std::string_view text) {
   needle::RunOptions opt;
   if (text.empty()) return opt;
@@ -77,17 +79,41 @@ needle::Result<needle::RunOptions> parse_run_options(std::string_view text) {
         return needle::make_error(ErrorCode::kInvalidArgument,
                                   "options.maxTokens must be an integer >= 0, got " + needle::json::dump(v));
       opt.max_tokens = n;
+    } else if (key == "mode") {
+      if (v.is_null()) continue;
+      if (!v.is_string())
+        return needle::make_error(ErrorCode::kInvalidArgument,
+                                  "options.mode must be a string, got " + needle::json::dump(v));
+      auto mode = needle::parse_decode_mode(v.text);
+      if (!mode.ok()) return needle::make_error(ErrorCode::kInvalidArgument, "options." + mode.error().message);
+      opt.mode = *mode;
     } else {
       return needle::make_error(ErrorCode::kInvalidArgument,
-                                "options: unknown key \"" + key + "\" (known: maxTokens)");
+                                "options: unknown key \"" + key + "\" (known: maxTokens, mode)");
     }
   }
   return opt;
 }
 
+// The parsed calls as JSON text (JSON.parse on the JS side is the cheapest way across).
+std::string calls_json(const needle::ParsedCalls& parsed) {
+  needle::json::Value calls = needle::json::Value::array();
+  for (const needle::Call& c : parsed.calls) {
+    needle::json::Value call = needle::json::Value::object();
+    call.set("name", needle::json::Value::from_string(c.name));
+    call.set("arguments", c.arguments);
+    calls.push_back(std::move(call));
+  }
+  return needle::json::dump(calls);
+}
+
 val run_result(const needle::RunResult& r) {
   val out = success();
   out.set("text", r.text);
+  out.set("calls", calls_json(r.calls));
+  val violations = val::array();
+  for (const std::string& v : r.calls.violations) violations.call<void>("push", v);
+  out.set("violations", violations);
   out.set("tokens", copy_to_js("Int32Array", r.tokens));
   out.set("encoderTokens", r.encoder_tokens);
   val timings = val::object();
@@ -230,6 +256,15 @@ class NeedleWasm {
 
   bool loaded() const { return engine_.has_value(); }
 
+  // The allocator's view of the heap: bytes in use (weights included) and the heap's size.
+  static val memory() {
+    const struct mallinfo m = mallinfo();
+    val out = val::object();
+    out.set("heapInUseBytes", static_cast<double>(m.uordblks));
+    out.set("heapBytes", static_cast<double>(m.arena));
+    return out;
+  }
+
  private:
   // Marks the engine in use, so a callback cannot re-enter it mid-run.
   struct Busy {
@@ -275,5 +310,6 @@ EMSCRIPTEN_BINDINGS(needle_wasm) {
       .function("retrieve_tools", &NeedleWasm::retrieve_tools)
       .function("encode_contrastive", &NeedleWasm::encode_contrastive)
       .function("dispose", &NeedleWasm::dispose)
-      .function("loaded", &NeedleWasm::loaded);
+      .function("loaded", &NeedleWasm::loaded)
+      .class_function("memory", &NeedleWasm::memory);
 }

@@ -325,6 +325,13 @@ export class Needle {
     return this.#native ? this.#mod.HEAPU8.buffer.byteLength : 0;
   }
 
+  /** { wasmBytes, heapInUseBytes }: the memory's size and what the allocator has handed out
+   * (the weights included). Stable from call to call once warmed up. */
+  get memory() {
+    if (!this.#native) return { wasmBytes: 0, heapInUseBytes: 0 };
+    return { wasmBytes: this.#mod.HEAPU8.buffer.byteLength, heapInUseBytes: this.#mod.NeedleWasm.memory().heapInUseBytes };
+  }
+
   #engine() {
     if (!this.#native) throw new NeedleError('not_loaded', 'this Needle was disposed');
     return this.#native;
@@ -358,10 +365,11 @@ export class Needle {
   }
 
   /**
-   * The generated ids as they come, each with the text it completes (whole characters,
-   * possibly ""). Generation runs synchronously inside the module: the pieces are queued by
-   * its callback and handed out in order; breaking out of the loop or aborting the signal
-   * stops generation at the next id.
+   * Each generated id with the text it completes (whole characters, possibly ""). The
+   * module generates synchronously (one call, no await inside), so the pieces are queued by
+   * its callback and handed out once generation ends. An aborted signal (before the call,
+   * or between pieces) ends the iteration with NeedleAbortError. For tokens while they are
+   * being generated, run() in a Worker with onToken and post them.
    */
   async *stream(query, tools, options = {}) {
     const { signal } = options ?? {};
