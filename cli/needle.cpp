@@ -19,7 +19,7 @@ namespace {
 constexpr const char* kUsage =
     "usage:\n"
     "  needle run --weights FILE --tokenizer FILE --query TEXT --tools JSON|@FILE [--json] "
-    "[--max-tokens N]\n"
+    "[--max-tokens N] [--mode typed|strict|off] [--no-constrain]\n"
     "  needle tokenize --tokenizer FILE TEXT\n"
     "  needle embed --weights FILE --tokenizer FILE TEXT\n"
     "  needle retrieve --weights FILE --tokenizer FILE --query TEXT --descriptions JSON|@FILE "
@@ -178,8 +178,8 @@ int cmd_retrieve(int argc, char** argv) {
 int cmd_run(int argc, char** argv) {
   Args args;
   std::string err;
-  if (!parse_args(argc, argv, 2, {"json"}, {"weights", "tokenizer", "query", "tools", "max-tokens"},
-                  &args, &err))
+  if (!parse_args(argc, argv, 2, {"json", "no-constrain"},
+                  {"weights", "tokenizer", "query", "tools", "max-tokens", "mode"}, &args, &err))
     return usage_error(err);
   for (const char* required : {"weights", "tokenizer", "query", "tools"})
     if (!args.has(required)) return usage_error(std::string("run needs --") + required);
@@ -194,6 +194,13 @@ int cmd_run(int argc, char** argv) {
       return usage_error("--max-tokens must be a positive integer, got '" + v + "'");
     opt.max_tokens = static_cast<int>(n);
   }
+  if (args.has("mode")) {
+    if (args.has("no-constrain")) return usage_error("--mode and --no-constrain exclude each other");
+    auto mode = needle::parse_decode_mode(args.options["mode"]);
+    if (!mode.ok()) return usage_error(mode.error().message);
+    opt.mode = *mode;
+  }
+  if (args.has("no-constrain")) opt.mode = needle::DecodeMode::kOff;
   auto tools = json_arg(args.options["tools"]);
   if (!tools.ok()) return fail(tools.error());
   auto engine = load_engine(args);
@@ -208,6 +215,18 @@ int cmd_run(int argc, char** argv) {
   using needle::json::Value;
   Value out = Value::object();
   out.set("text", Value::from_string(result->text));
+  Value calls = Value::array();
+  for (const auto& c : result->calls.calls) {
+    Value call = Value::object();
+    call.set("name", Value::from_string(c.name));
+    call.set("arguments", c.arguments);
+    calls.push_back(std::move(call));
+  }
+  out.set("calls", std::move(calls));
+  Value violations = Value::array();
+  for (const auto& v : result->calls.violations) violations.push_back(Value::from_string(v));
+  out.set("violations", std::move(violations));
+  out.set("mode", Value::from_string(std::string(needle::decode_mode_name(opt.mode))));
   Value tokens = Value::array();
   for (auto id : result->tokens) tokens.push_back(Value::from_int(id));
   out.set("tokens", std::move(tokens));

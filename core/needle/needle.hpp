@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "needle/blob.hpp"
+#include "needle/calls.hpp"
 #include "needle/config.hpp"
+#include "needle/constrain.hpp"
 #include "needle/error.hpp"
 #include "needle/generate.hpp"
 #include "needle/model.hpp"
@@ -38,11 +40,22 @@ struct Timings {
 };
 
 struct RunOptions {
-  int max_tokens = 0;  // 0: up to max_dec_len - 1 generated ids
+  int max_tokens = 0;                     // 0: up to max_dec_len - 1 generated ids
+  DecodeMode mode = DecodeMode::kTyped;   // constrained decoding (NEEDLE.md section 8)
 };
 
+// Parses "off" / "strict" / "typed".
+inline Result<DecodeMode> parse_decode_mode(std::string_view s) {
+  if (s == "typed") return DecodeMode::kTyped;
+  if (s == "strict") return DecodeMode::kStrict;
+  if (s == "off") return DecodeMode::kOff;
+  return make_error(ErrorCode::kInvalidArgument,
+                    "mode must be typed, strict or off, got '" + std::string(s) + "'");
+}
+
 struct RunResult {
-  std::string text;
+  std::string text;                  // tool names as the caller wrote them
+  ParsedCalls calls;                 // the text parsed against the tools, with violations
   std::vector<std::int32_t> tokens;  // generated ids, without the start token, EOS excluded
   int encoder_tokens = 0;
   Timings timings;
@@ -72,6 +85,7 @@ class Engine {
     e.blob_ = std::move(weights);
     e.model_ = Model::create(std::move(w).value());
     e.tokenizer_ = std::move(tok).value();
+    e.token_table_ = TokenTable::build(e.tokenizer_);
     e.load_ms_ = ms_since(t0);
     return e;
   }
@@ -105,14 +119,22 @@ class Engine {
     const auto t1 = std::chrono::steady_clock::now();
     r.timings.encode_ms = ms_between(t0, t1);
 
-    const int max_new = opt.max_tokens > 0 ? opt.max_tokens : config().max_dec_len - 1;
+    const int limit = std::min(opt.max_tokens > 0 ? opt.max_tokens : config().max_dec_len - 1,
+                               config().max_dec_len - 1);
+    Constrainer constrainer(token_table_, *canonical, opt.mode, limit);
     TextStreamer stream(tokenizer_);
     r.tokens = greedy_decode(
-        model_, ws_, dec_, logits_, max_new,
-        [](std::span<float> logits) { return argmax(logits); },
+        model_, ws_, dec_, logits_, limit,
+        [&](std::span<float> logits) {
+          const std::int32_t id = constrainer.pick(logits);
+          constrainer.accept(id);
+          return id;
+        },
         [&](std::int32_t id) { return on_token ? on_token(id, stream.push(id)) : true; });
     r.timings.decode_ms = ms_since(t1);
-    r.text = output_text(tokenizer_, r.tokens);
+    const std::string text = output_text(tokenizer_, r.tokens);
+    r.calls = parse_calls(text, *canonical);
+    r.text = restore_tool_names(text, *canonical);
     return r;
   }
 
@@ -166,6 +188,7 @@ class Engine {
   Blob blob_;
   Model model_;
   Tokenizer tokenizer_;
+  TokenTable token_table_;  // per-token texts and indexes for constrained decoding, built once
   double load_ms_ = 0;
   Workspace ws_;
   DecoderState dec_;

@@ -84,6 +84,11 @@ TEST(Cli, JsonOutputHasTextTokensAndTimings) {
   ASSERT_FALSE(tokens.error());
   EXPECT_GE(tokens.value().size(), 1u);
   EXPECT_LE(tokens.value().size(), 8u);
+  EXPECT_TRUE(doc["calls"].is_array());
+  EXPECT_TRUE(doc["violations"].is_array());
+  std::string_view mode;
+  ASSERT_FALSE(doc["mode"].get_string().get(mode));
+  EXPECT_EQ(mode, "typed") << "typed is the default mode";
   for (const char* k : {"load", "encode", "decode"}) {
     double v = -1;
     EXPECT_FALSE(doc["timings_ms"][k].get_double().get(v)) << k;
@@ -94,6 +99,41 @@ TEST(Cli, JsonOutputHasTextTokensAndTimings) {
   std::string_view text;
   ASSERT_FALSE(doc["text"].get_string().get(text));
   EXPECT_EQ(plain.out, std::string(text) + "\n");
+}
+
+// Every mode flag is accepted; typed output on a random model is still a valid call list.
+TEST(Cli, ModesAndParsedCalls) {
+  const std::string tools =
+      R"([{"name":"getWeather","description":"Get current weather for a city","parameters":{"location":{"type":"string","required":true}}}])";
+  for (const std::string flag : {"--mode typed", "--mode strict", "--mode off", "--no-constrain"}) {
+    const Output o = sh(run_cmd("What's the weather in Paris?", tools, "--json --max-tokens 48 " + flag));
+    ASSERT_EQ(o.status, 0) << flag << ": " << o.out;
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_FALSE(parser.parse(o.out).get(doc)) << o.out;
+    std::string_view mode;
+    ASSERT_FALSE(doc["mode"].get_string().get(mode));
+    EXPECT_EQ(mode, flag == "--no-constrain" ? "off" : flag.substr(7)) << flag;
+    if (flag == "--mode typed") {
+      // Random weights, but the grammar holds: the text is a JSON array of calls to getWeather
+      // (name mapped back) with its required location, and nothing is flagged.
+      EXPECT_EQ(doc["violations"].get_array().value().size(), 0u) << o.out;
+      simdjson::dom::parser text_parser;
+      simdjson::dom::element text;
+      ASSERT_FALSE(text_parser.parse(std::string(doc["text"].get_string().value())).get(text)) << o.out;
+      EXPECT_TRUE(text.is_array()) << o.out;
+      simdjson::dom::array calls = doc["calls"].get_array().value();
+      for (auto call : calls) {
+        EXPECT_EQ(std::string_view(call["name"].get_string().value()), "getWeather") << o.out;
+        EXPECT_TRUE(call["arguments"]["location"].is_string()) << o.out;
+      }
+    }
+  }
+  const Output both = sh(run_cmd("hi", "[]", "--mode strict --no-constrain"));
+  EXPECT_EQ(both.status, 2) << both.out;
+  const Output bad = sh(run_cmd("hi", "[]", "--mode fast"));
+  EXPECT_EQ(bad.status, 2) << bad.out;
+  EXPECT_NE(bad.out.find("typed, strict or off"), std::string::npos) << bad.out;
 }
 
 TEST(Cli, TokenizePrintsIds) {
@@ -117,7 +157,7 @@ TEST(Cli, ToolsFromFile) {
 }
 
 // The CLI and the float64 NumPy reference produce the same ids, end to end, on queries and tool
-// lists of the real-model fixture (unconstrained greedy). An fp32 engine may pick the other
+// lists of the real-model fixture (unconstrained greedy: --mode off). An fp32 engine may pick the other
 // token only where the reference's top-2 logits are within rounding of each other; after such
 // a step the two sequences legitimately differ, so the comparison of that example ends there.
 TEST(Cli, MatchesFloat64ReferenceEndToEnd) {
@@ -133,7 +173,7 @@ TEST(Cli, MatchesFloat64ReferenceEndToEnd) {
     auto canonical = needle::canonicalize_tools(std::string(examples.at(i)["tools"].get_string().value()));
     ASSERT_TRUE(canonical.ok()) << canonical.error().message;
     const std::string tools = canonical->json;
-    const Output ours = sh(run_cmd(query, tools, "--json --max-tokens 24"));
+    const Output ours = sh(run_cmd(query, tools, "--json --max-tokens 24 --mode off"));
     ASSERT_EQ(ours.status, 0) << ours.out;
     const Output ref = sh(std::string(NEEDLE_PYTHON) + " " NEEDLE_SOURCE_DIR "/scripts/reference.py generate --weights " +
                           kTiny + " --spm " + kSpm + " --query " + quote(query) + " --tools " + quote(tools) +

@@ -170,7 +170,7 @@ TEST(Engine, StreamingCallbackSeesEveryTokenAndCanStop) {
   EXPECT_FALSE(streamed.empty());
   // The streamed text is the final text (which is trimmed) up to trailing whitespace.
   EXPECT_EQ(streamed.substr(0, r->text.size()), r->text);
-  EXPECT_EQ(streamed.find_first_not_of(" \t\n", r->text.size()), std::string::npos);
+  EXPECT_EQ(streamed.find_first_not_of(" \t\n\r\f\v", r->text.size()), std::string::npos);
   int calls = 0;
   auto stopped = e.run("What's the weather in Paris?", kTools, opt,
                        [&](std::int32_t, std::string_view) { return ++calls < 2; });

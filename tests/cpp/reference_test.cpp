@@ -55,7 +55,8 @@ TEST_P(ReferenceTest, MatchesFloat64Reference) {
   std::vector<float> logits(m.config().vocab_size);
   std::int32_t input = 1;
   int steps = 0, distinct = 0, last = -1;
-  for (auto step : ref["steps"].get_array().value()) {
+  simdjson::dom::array steps_json = ref["steps"].get_array().value();
+  for (auto step : steps_json) {
     m.decode_step(input, ws, st, logits.data());
     expect_close(logits, test::floats_of(step["logits"].value()), 2e-4f,
                  name + " logits step " + std::to_string(steps));
