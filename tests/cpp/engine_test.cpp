@@ -216,6 +216,26 @@ TEST(Engine, StreamedTextIsWholeUtf8AndAddsUpToTheText) {
   EXPECT_GT(byte_pieces, 0) << "no byte pieces generated: the UTF-8 assembly is not exercised";
 }
 
+// NEEDLE.md 5.5 as the real-model fixture shows it: <tool_call> cut from the decoded text,
+// whitespace trimmed when the rest is JSON, an answer that is not JSON kept as decoded (the
+// fixture's seven truncated answers keep their leading space).
+TEST(Engine, OutputTextTrimsOnlyJson) {
+  Engine e = load();
+  const Tokenizer& tok = e.tokenizer();
+  const auto with_tool_call = [&](std::string_view body) {
+    std::vector<std::int32_t> ids = {kToolCallId};
+    const auto b = tok.encode(body);
+    ids.insert(ids.end(), b.begin(), b.end());
+    return ids;
+  };
+  const std::string valid = R"([{"name":"get_weather","arguments":{"location":"Paris"}}])";
+  EXPECT_EQ(output_text(tok, with_tool_call(valid)), valid);
+  const std::string cut = R"([{"name":"get_weather","arguments":{"location":"Par)";
+  EXPECT_EQ(output_text(tok, with_tool_call(cut)), " " + cut);
+  EXPECT_EQ(output_text(tok, tok.encode(valid)), valid);  // no <tool_call>: nothing to cut
+  EXPECT_EQ(output_text(tok, {}), "");
+}
+
 TEST(Engine, LoadErrors) {
   const auto tok = test::read_bytes(kSpm);
   // A tokenizer that does not belong to the model: vocabulary sizes differ.
