@@ -214,17 +214,19 @@ class Trie {
   struct Node {
     std::uint32_t begin = 0, end = 0;
     std::int32_t value = -1;  // >= 0: a word ends here
+    std::int32_t key = -1;    // the key that word spells (two spellings may share one)
     std::uint32_t depth = 0;  // length of the prefix this node stands for
-    std::uint64_t keys = 0;   // key_bit() of every value in the subtree
+    std::uint64_t keys = 0;   // key_bit() of every key in the subtree
   };
   struct Word {
     std::string text;
     std::int32_t value;
+    std::int32_t key = -1;  // -1: the value itself
   };
 
-  // Values >= 63 share bit 63, so sets of them are never "used up" (see Object frames).
-  static std::uint64_t key_bit(std::int32_t value) {
-    return std::uint64_t{1} << std::min<std::int32_t>(value, 63);
+  // Keys >= 63 share bit 63, so sets of them are never "used up" (see Object frames).
+  static std::uint64_t key_bit(std::int32_t key) {
+    return std::uint64_t{1} << std::min<std::int32_t>(key, 63);
   }
 
   // Adds a trie of `words` and returns its root; a word given twice keeps its last value.
@@ -245,7 +247,10 @@ class Trie {
       stack.pop_back();
       nodes_[t.node].depth = t.depth;
       std::size_t i = t.lo;
-      for (; i < t.hi && words[i].text.size() == t.depth; ++i) nodes_[t.node].value = words[i].value;
+      for (; i < t.hi && words[i].text.size() == t.depth; ++i) {
+        nodes_[t.node].value = words[i].value;
+        nodes_[t.node].key = words[i].key >= 0 ? words[i].key : words[i].value;
+      }
       groups.clear();
       const auto begin = static_cast<std::uint32_t>(bytes_.size());
       for (std::size_t j = i; j < t.hi;) {
@@ -268,7 +273,7 @@ class Trie {
     }
     for (std::size_t n = nodes_.size(); n-- > root;) {  // children first
       Node& node = nodes_[n];
-      if (node.value >= 0) node.keys |= key_bit(node.value);
+      if (node.key >= 0) node.keys |= key_bit(node.key);
       for (std::uint32_t e = node.begin; e < node.end; ++e) node.keys |= nodes_[children_[e]].keys;
     }
     return root;
@@ -296,13 +301,13 @@ class Trie {
     }
     return n;
   }
-  // Breadth-first: the value of the shortest word below `from` whose key_bit is in
+  // Breadth-first: the node ending the shortest word below `from` whose key_bit is in
   // `allowed` (lexicographically first among the shortest), or -1.
   std::int32_t shortest(std::uint32_t from, std::uint64_t allowed) const {
     std::vector<std::uint32_t> queue{from};
     for (std::size_t q = 0; q < queue.size(); ++q) {
       const Node& n = nodes_[queue[q]];
-      if (n.value >= 0 && (key_bit(n.value) & allowed) != 0) return n.value;
+      if (n.value >= 0 && (key_bit(n.key) & allowed) != 0) return std::int32_t(queue[q]);
       for (std::uint32_t e = n.begin; e < n.end; ++e)
         if ((nodes_[children_[e]].keys & allowed) != 0) queue.push_back(children_[e]);
     }
@@ -549,11 +554,16 @@ struct SchemaNode {
   std::int32_t object = -1;    // ObjectSchema with restricted keys, or -1 (any keys)
 };
 
+// Keys are matched as spelled in JSON (without the quotes): raw UTF-8 with minimal
+// escapes, and also \u-escaped (as the encoder saw them in the canonical tools) when
+// that differs. Trie values index `spellings`; node keys index `keys`.
 struct ObjectSchema {
-  std::uint32_t root = 0;             // trie of the keys as spelled in JSON, value = index
-  std::vector<std::string> keys;      // spelled (escaped, without quotes)
-  std::vector<std::int32_t> schemas;  // per key
-  std::uint64_t required = 0;         // key_bit of required keys (the first 63 keys)
+  std::uint32_t root = 0;
+  std::vector<std::string> keys;             // per key: its raw spelling
+  std::vector<std::int32_t> schemas;         // per key
+  std::vector<std::string> spellings;        // every spelling
+  std::vector<std::int32_t> spelling_key;    // per spelling: its key
+  std::uint64_t required = 0;                // key_bit of required keys (the first 63)
 };
 
 // The typed grammar's data for one tool list: names, each tool's arguments object, and
@@ -579,12 +589,12 @@ struct ToolSchemas {
   // Index of a key (as spelled in JSON) in an object schema, or -1.
   std::int32_t key_index(std::int32_t object, std::string_view spelled) const {
     const std::int32_t n = trie.find(objects[std::size_t(object)].root, spelled);
-    return n < 0 ? -1 : trie.node(std::uint32_t(n)).value;
+    return n < 0 || trie.node(std::uint32_t(n)).value < 0 ? -1 : trie.node(std::uint32_t(n)).key;
   }
 
  private:
   std::int32_t compile(const json::Value& schema, int depth);
-  std::int32_t add_object(std::vector<std::string> keys, std::vector<std::int32_t> schemas,
+  std::int32_t add_object(const std::vector<std::string_view>& keys, std::vector<std::int32_t> schemas,
                           const std::vector<bool>& required);
   std::int32_t add_literals(std::vector<std::string> spellings) {
     std::sort(spellings.begin(), spellings.end());
@@ -617,17 +627,26 @@ inline std::uint8_t kinds_of(const json::Value& type) {
   return kinds;
 }
 
-inline std::int32_t ToolSchemas::add_object(std::vector<std::string> keys,
+inline std::int32_t ToolSchemas::add_object(const std::vector<std::string_view>& keys,
                                             std::vector<std::int32_t> schemas,
                                             const std::vector<bool>& required) {
   ObjectSchema o;
   std::vector<Trie::Word> words;
   for (std::size_t k = 0; k < keys.size(); ++k) {
-    words.push_back({keys[k], std::int32_t(k)});
+    std::string raw, ascii;
+    append_escaped(raw, keys[k]);
+    json::append_string(ascii, keys[k]);
+    ascii = ascii.substr(1, ascii.size() - 2);
+    for (std::string* spelling : {&raw, &ascii}) {
+      if (spelling == &ascii && ascii == raw) break;
+      words.push_back({*spelling, std::int32_t(o.spellings.size()), std::int32_t(k)});
+      o.spellings.push_back(*spelling);
+      o.spelling_key.push_back(std::int32_t(k));
+    }
+    o.keys.push_back(std::move(raw));
     if (required[k] && k < 63) o.required |= Trie::key_bit(std::int32_t(k));
   }
   o.root = trie.add(std::move(words));
-  o.keys = std::move(keys);
   o.schemas = std::move(schemas);
   objects.push_back(std::move(o));
   return std::int32_t(objects.size() - 1);
@@ -665,19 +684,19 @@ inline std::int32_t ToolSchemas::compile(const json::Value& schema, int depth) {
         for (const json::Value& r : req->items)
           if (r.is_string()) required_names.push_back(r.text);
       }
-      std::vector<std::string> keys;
+      std::vector<std::string_view> keys;
       std::vector<std::int32_t> schemas;
       std::vector<bool> required;
       for (std::size_t k = 0; k < props->keys.size(); ++k) {
         const json::Value& p = props->items[k];
         const json::Value* own = p.is_object() ? p.find("required") : nullptr;
-        append_escaped(keys.emplace_back(), props->keys[k]);
+        keys.push_back(props->keys[k]);
         schemas.push_back(compile(p, depth + 1));
         required.push_back((own != nullptr && own->is_bool() && own->boolean) ||
                            std::find(required_names.begin(), required_names.end(),
                                      props->keys[k]) != required_names.end());
       }
-      n.object = add_object(std::move(keys), std::move(schemas), required);
+      n.object = add_object(keys, std::move(schemas), required);
     }
   }
   nodes.push_back(n);
@@ -697,16 +716,16 @@ inline ToolSchemas ToolSchemas::build(const CanonicalTools& tools) {
     append_escaped(spelled, tool.name);
     words.push_back({spelled, std::int32_t(t)});
     s.names.push_back(std::move(spelled));
-    std::vector<std::string> keys;
+    std::vector<std::string_view> keys;
     std::vector<std::int32_t> schemas;
     std::vector<bool> required;
     for (const ToolParam& p : tool.params) {
-      append_escaped(keys.emplace_back(), p.name);
+      keys.push_back(p.name);
       auto schema = json::parse(p.schema_json);
       schemas.push_back(schema.ok() ? s.compile(*schema, 1) : kAny);
       required.push_back(p.required);
     }
-    s.args.push_back(s.add_object(std::move(keys), std::move(schemas), required));
+    s.args.push_back(s.add_object(keys, std::move(schemas), required));
   }
   s.names_root = s.trie.add(std::move(words));
   return s;
@@ -785,7 +804,7 @@ class TypedGrammar {
   // Completion pieces.
   void min_value(std::int32_t schema, std::string& out) const;
   void object_tail(std::int32_t object, std::uint64_t used, bool comma, std::string& out) const;
-  std::int32_t pick_key(const ObjectSchema& o, std::uint32_t node, std::uint64_t used) const;
+  std::int32_t pick_spelling(const ObjectSchema& o, std::uint32_t node, std::uint64_t used) const;
   // From after the name: the arguments with their required keys, and the call's '}'.
   void call_tail(std::int32_t tool, std::string& out) const {
     out += ",\"arguments\":{";
@@ -958,8 +977,9 @@ inline bool TypedGrammar::object(TypedState& st, Frame& f, std::uint8_t ch) cons
       return ch == '"' && begin_key();
     case 2: {
       if (ch == '"') {
-        const std::int32_t key = s_->trie.node(std::uint32_t(f.a)).value;
-        if (key < 0) return false;
+        const Trie::Node& end = s_->trie.node(std::uint32_t(f.a));
+        if (end.value < 0) return false;
+        const std::int32_t key = end.key;
         const std::uint64_t bit = key < 63 ? Trie::key_bit(key) : 0;  // later keys: untracked
         if ((f.used & bit) != 0) return false;
         f.used |= bit;
@@ -1220,13 +1240,20 @@ inline void TypedGrammar::object_tail(std::int32_t object, std::uint64_t used, b
   out += '}';
 }
 
-// The key a completion writes from trie `node`: the lowest-index missing required key
-// below it, else the shortest unused one.
-inline std::int32_t TypedGrammar::pick_key(const ObjectSchema& o, std::uint32_t node,
-                                           std::uint64_t used) const {
+// The key spelling a completion writes from trie `node`: the lowest-index missing
+// required key below it (its first spelling through `node`), else the shortest unused.
+inline std::int32_t TypedGrammar::pick_spelling(const ObjectSchema& o, std::uint32_t node,
+                                                std::uint64_t used) const {
   const std::uint64_t missing = o.required & ~used & s_->trie.node(node).keys;
-  if (missing != 0) return std::countr_zero(missing);
-  return s_->trie.shortest(node, ~used);
+  if (missing != 0) {
+    const std::int32_t key = std::countr_zero(missing);
+    const std::uint32_t depth = s_->trie.node(node).depth;
+    for (std::size_t sp = 0; sp < o.spellings.size(); ++sp)
+      if (o.spelling_key[sp] == key &&
+          s_->trie.find(o.root, std::string_view(o.spellings[sp]).substr(0, depth)) == std::int32_t(node))
+        return std::int32_t(sp);
+  }
+  return s_->trie.node(std::uint32_t(s_->trie.shortest(node, ~used))).value;
 }
 
 inline void TypedGrammar::completion(const TypedState& st, std::string& out) const {
@@ -1238,7 +1265,8 @@ inline void TypedGrammar::completion(const TypedState& st, std::string& out) con
         break;
       case Frame::kCalls:
         if (f.sub == 1) {
-          const std::int32_t tool = s_->trie.shortest(s_->names_root, ~std::uint64_t{0});
+          const std::int32_t tool =
+              s_->trie.node(std::uint32_t(s_->trie.shortest(s_->names_root, ~std::uint64_t{0}))).value;
           out += "{\"name\":\"";
           out += s_->names[std::size_t(tool)];
           out += '"';
@@ -1256,7 +1284,7 @@ inline void TypedGrammar::completion(const TypedState& st, std::string& out) con
           if (f.sub == 2) out += kPrefix.substr(6);
           if (f.sub == 3) out += kPrefix.substr(7);
           if (f.sub == 4) node = std::uint32_t(f.a);
-          tool = s_->trie.shortest(node, ~std::uint64_t{0});
+          tool = s_->trie.node(std::uint32_t(s_->trie.shortest(node, ~std::uint64_t{0}))).value;
           out += std::string_view(s_->names[std::size_t(tool)]).substr(s_->trie.node(node).depth);
           out += '"';
         }
@@ -1282,9 +1310,10 @@ inline void TypedGrammar::completion(const TypedState& st, std::string& out) con
           } else {
             const ObjectSchema& o = s_->objects[std::size_t(f.b)];
             const std::uint32_t node = f.sub == 1 ? o.root : std::uint32_t(f.a);
-            key = pick_key(o, node, used);
+            const std::int32_t spelling = pick_spelling(o, node, used);
+            key = o.spelling_key[std::size_t(spelling)];
             if (f.sub == 1) out += '"';
-            out += std::string_view(o.keys[std::size_t(key)]).substr(s_->trie.node(node).depth);
+            out += std::string_view(o.spellings[std::size_t(spelling)]).substr(s_->trie.node(node).depth);
             out += '"';
             if (key < 63) used |= Trie::key_bit(key);
           }

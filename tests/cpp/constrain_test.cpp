@@ -379,7 +379,8 @@ const char* const kToolNames[] = {"get_weather", "getWeather2", "send_email", "S
                                   "get_time",     "lookup_location"};
 const char* const kParamNames[] = {"location", "unit", "days",  "query", "to",   "subject",
                                    "body",     "count", "price", "on",    "tags", "options",
-                                   "ids",      "mode",  "note",  "loc"};
+                                   "ids",      "mode",  "note",  "loc",
+                                   "citt\u00e0", "\u540d\u524d", "na\u00efve_key"};
 
 std::string random_tools_json(std::mt19937& rng) {
   std::vector<int> names(std::size(kToolNames));
@@ -430,7 +431,7 @@ struct AnswerWriter {
     static const char* const kStrings[] = {
         "Paris", "", "New York", "a\\\"b", "line\\nbreak", "tab\\t", "\\u00e9t\\u00E9",
         "\\ud83d\\ude00", "caf\xC3\xA9", "\xE6\x97\xA5\xE6\x9C\xAC", "\xF0\x9F\x8E\x89", "\\/\\\\",
-        "{\\\"name\\\":\\\"x\\\"}", "[1,2]", "a,b:c"};
+        "{\\\"name\\\":\\\"x\\\"}", "[1,2]", "a,b:c", "a{b", "x]", "(:["};
     out += '"';
     out += kStrings[rng() % std::size(kStrings)];
     out += '"';
@@ -985,6 +986,37 @@ TEST(TypedMask, HandWorkedWeatherExample) {
   EXPECT_EQ(allowed(e), (S{1, 42}));
 }
 
+// Typed keeps strict's mask where the two disagree: strict's key trie has only the raw
+// spelling of "città", typed also its \u-escaped one; strict also allows anything after
+// a closing quote.
+TEST(TypedMask, IntersectsStrictWhereTheirTriesDiffer) {
+  const TokenTable t = TokenTable::from_texts(std::vector<std::string>{
+      "", "", "", "", "<tool_call>", "<tools>", "[{\"name\":\"a\",\"arguments\":{\"",  // 0-6
+      "citt", "\xC3\xA0", "\\u00e0", "\xC3\xA0\"x", "\":\""});                       // 7-11
+  const CanonicalTools tools = canonical("[{\"name\":\"a\",\"parameters\":{\"citt\xC3\xA0\":{}}}]");
+  Constrainer strict(t, tools, DecodeMode::kStrict), typed(t, tools, DecodeMode::kTyped);
+  for (std::int32_t id : {6, 7}) {
+    strict.accept(id);
+    typed.accept(id);
+  }
+  EXPECT_EQ(allowed(strict), (std::set<std::int32_t>{8, 10}));
+  EXPECT_EQ(allowed(typed), (std::set<std::int32_t>{8}));
+  std::vector<float> logits(12, -10.0f);
+  logits[8] = 1;   // legal for both
+  logits[9] = 5;   // typed's grammar only
+  logits[10] = 9;  // strict only (junk after the quote): strict's choice
+  EXPECT_EQ(strict.pick(logits), 10);
+  EXPECT_EQ(typed.pick(logits), 8);
+  // Where strict's mask is empty (no token spells the raw key), the grammar alone rules.
+  const TokenTable t2 = TokenTable::from_texts(std::vector<std::string>{
+      "", "", "", "", "<tool_call>", "<tools>", "[{\"name\":\"a\",\"arguments\":{\"", "citt",
+      "\\u00e0", "x"});
+  Constrainer typed2(t2, tools, DecodeMode::kTyped);
+  typed2.accept(6);
+  typed2.accept(7);
+  EXPECT_EQ(allowed(typed2), (std::set<std::int32_t>{8}));
+}
+
 // ---- typed: the grammar ------------------------------------------------------------------------
 
 const char* const kWeatherTools =
@@ -996,7 +1028,8 @@ const char* const kWeatherTools =
     // required list is lost; Needle's per-property form survives.
     R"("opts":{"type":"object","properties":{"a":{"type":"string","required":true}}},)"
     R"("extra":{"description":"any"}},"required":["location"]}},)"
-    R"({"name":"get_time","parameters":{"zone":{"type":"string","required":true}}}])";
+    R"({"name":"get_time","parameters":{"zone":{"type":"string","required":true},)"
+    "\"citt\u00e0\":{\"type\":\"string\"}}}]";
 
 bool grammar_accepts(const TypedGrammar& g, std::string_view text, TypedState* out = nullptr) {
   TypedState st;
@@ -1044,6 +1077,8 @@ TEST(TypedGrammar, RejectsExactlyTheOffendingByte) {
       R"([{"name":"get_time","arguments":{"zone":"z"}}]])",
       R"(x)",
       R"({)",
+      // città written raw, then again \u-escaped: the same key twice
+      "[{\"name\":\"get_time\",\"arguments\":{\"citt\xC3\xA0\":\"x\",\"c",
   };
   for (const std::string& text : cases) {
     TypedState st;
@@ -1054,7 +1089,9 @@ TEST(TypedGrammar, RejectsExactlyTheOffendingByte) {
   // And the legal neighbours of some of them.
   for (const std::string& text : {args + R"("days":-0,"temp":-1.5E+3,"location":"\ud83d\ude00é")",
                                  args + R"("location":"a","extra":{"k":[1,{"x":null}]},"opts":{"a":"b"})",
-                                 args + R"("unit":"fahrenheit","flags":[],"location":"\u00e9\"")"}) {
+                                 args + R"("unit":"fahrenheit","flags":[],"location":"\u00e9\"")",
+                                 std::string(R"([{"name":"get_time","arguments":{"citt\u00e0":"x","zone":"z"}}])"),
+                                 std::string("[{\"name\":\"get_time\",\"arguments\":{\"citt\xC3\xA0\":\"\",\"zone\":\"\"}}]")}) {
     EXPECT_TRUE(grammar_accepts(g, text)) << text;
   }
 }
@@ -1126,6 +1163,8 @@ TEST(TypedGrammar, CompletionIsTheShortestClosing) {
       {a + R"("extra":{)", "}," + tail},
       {a + R"("extra":{"k":1,)", "\"\":0}," + tail},
       {a + R"("location":"a"}},)", R"({"name":"get_time","arguments":{"zone":""}}])"},
+      {R"([{"name":"get_time","arguments":{"citt\u00)", R"(e0":"","zone":""}}])"},
+      {"[{\"name\":\"get_time\",\"arguments\":{\"citt\xC3", "\xA0\":\"\",\"zone\":\"\"}}]"},
       {a + R"("location":"a"}})", "]"},
       {a + R"("location":"a"}}] )", ""},
   };
