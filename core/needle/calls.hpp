@@ -191,8 +191,6 @@ inline ParsedCalls parse_calls(std::string_view text, const CanonicalTools& tool
     // The top level gets the wording callers know: arguments, not keys.
     const std::int32_t object = schemas.args[std::size_t(tool)];
     const auto& o = schemas.objects[std::size_t(object)];
-    std::vector<std::string> problems;
-    std::uint64_t seen = 0;
     for (std::size_t k = 0; k < c.arguments.keys.size(); ++k) {
       const std::string& key = c.arguments.keys[k];
       std::string key_spelled;
@@ -202,7 +200,6 @@ inline ParsedCalls parse_calls(std::string_view text, const CanonicalTools& tool
         r.violations.push_back(who + " has an unknown argument " + json_quoted(key));
         continue;
       }
-      if (index < 63) seen |= constrain_detail::Trie::key_bit(index);
       calls_detail::check_value(schemas, c.arguments.items[k], o.schemas[std::size_t(index)],
                                 who + " argument " + json_quoted(key), r.violations);
     }
