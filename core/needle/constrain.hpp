@@ -81,6 +81,19 @@ constexpr std::string_view decode_mode_name(DecodeMode mode) {
   return "off";
 }
 
+// First index of the largest logit: the reference's argmax tie rule, and decoding with no
+// constraint.
+inline std::int32_t argmax(std::span<const float> logits) {
+  std::int32_t best = 0;
+  float best_v = -std::numeric_limits<float>::infinity();
+  for (std::size_t i = 0; i < logits.size(); ++i)
+    if (logits[i] > best_v) {
+      best_v = logits[i];
+      best = static_cast<std::int32_t>(i);
+    }
+  return best;
+}
+
 // Per-token text for constraining, computed once per tokenizer: upstream's token string
 // (strict_text) and the bytes the token adds to the detokenised output (text), each with
 // an index by first byte so that a step only looks at tokens that can start there.
@@ -323,26 +336,10 @@ class Trie {
 // JSON string contents with the minimal escaping (quote, backslash, control characters);
 // other bytes stay raw, as a model writes them.
 inline void append_escaped(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out += kHex[u >> 4];
-          out += kHex[u & 15];
-        } else {
-          out += c;
-        }
-    }
+    if (c == '"' || c == '\\' || u < 0x20) json::detail::append_ascii_escape(out, u);
+    else out += c;
   }
 }
 
@@ -1366,17 +1363,6 @@ inline void TypedGrammar::completion(const TypedState& st, std::string& out) con
   }
 }
 
-inline std::int32_t argmax(std::span<const float> logits) {
-  std::int32_t best = 0;
-  float best_v = -std::numeric_limits<float>::infinity();
-  for (std::size_t i = 0; i < logits.size(); ++i)
-    if (logits[i] > best_v) {
-      best_v = logits[i];
-      best = std::int32_t(i);
-    }
-  return best;
-}
-
 }  // namespace constrain_detail
 
 // Everything a tool list contributes to constraining; build once per tool list and share
@@ -1426,11 +1412,11 @@ class Constrainer {
 
   std::int32_t pick(std::span<const float> logits) {
     switch (mode_) {
-      case DecodeMode::kOff: return constrain_detail::argmax(logits);
+      case DecodeMode::kOff: return argmax(logits);
       case DecodeMode::kStrict: return pick_strict(logits);
       case DecodeMode::kTyped: return pick_typed(logits);
     }
-    return constrain_detail::argmax(logits);
+    return argmax(logits);
   }
 
   void accept(std::int32_t token) {
@@ -1559,7 +1545,7 @@ inline bool Constrainer::strict_allows(std::int32_t id, const StrictMask& m) con
 // Masked argmax: the unconstrained argmax when it is legal, else a scan of the tokens
 // that start with a legal byte. No legal token at all: no mask (m.active turns false).
 inline std::int32_t Constrainer::strict_choice(std::span<const float> logits, StrictMask& m) const {
-  const std::int32_t top = constrain_detail::argmax(logits);
+  const std::int32_t top = argmax(logits);
   if (!m.active || strict_allows(top, m)) return top;
   const auto& trie = tools_->strict.trie;
   Best best;

@@ -33,18 +33,6 @@ inline std::vector<std::int32_t> encoder_ids(const Tokenizer& tok, const Config&
   return ids;
 }
 
-// First index of the largest logit (the reference's argmax tie rule).
-inline std::int32_t argmax(std::span<const float> logits) {
-  std::int32_t best = 0;
-  float best_v = -std::numeric_limits<float>::infinity();
-  for (std::size_t i = 0; i < logits.size(); ++i)
-    if (logits[i] > best_v) {
-      best_v = logits[i];
-      best = static_cast<std::int32_t>(i);
-    }
-  return best;
-}
-
 // Decoded output text: a leading <tool_call> removed, and surrounding whitespace trimmed when
 // what remains is JSON. The reference keeps an answer that is not JSON (one cut off at the
 // length cap, say) exactly as decoded: the real-model fixture has seven such texts, each with

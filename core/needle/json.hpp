@@ -202,6 +202,21 @@ inline void append_u_escape(std::string& out, unsigned unit) {
                  kHex[(unit >> 4) & 0xF], kHex[unit & 0xF]};
   out.append(buf, 6);
 }
+
+// An ASCII byte that JSON strings must escape (quote, backslash, controls, and DEL which
+// Python escapes too), spelled as Python spells it.
+inline void append_ascii_escape(std::string& out, unsigned char b) {
+  switch (b) {
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    case '\b': out += "\\b"; break;
+    case '\f': out += "\\f"; break;
+    default: append_u_escape(out, b); break;  // other controls and DEL
+  }
+}
 }  // namespace detail
 
 // Appends `s` as a JSON string literal exactly as Python's json.dumps(ensure_ascii=True)
@@ -219,16 +234,7 @@ inline void append_string(std::string& out, std::string_view s) {
     if (p == end) break;
     const unsigned char b = *p;
     if (b < 0x80) {
-      switch (b) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default: detail::append_u_escape(out, b); break;  // other controls and DEL
-      }
+      detail::append_ascii_escape(out, b);
       ++p;
       continue;
     }

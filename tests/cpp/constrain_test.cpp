@@ -895,7 +895,7 @@ TEST(StrictParity, MatchesTheUpstreamOracleStepByStep) {
                    ++steps;
                    if (!o.mask.empty()) {
                      ++masked;
-                     masked_off_argmax += o.pick != constrain_detail::argmax(logits);
+                     masked_off_argmax += o.pick != argmax(logits);
                    }
                    ASSERT_EQ(id, o.pick) << "tools " << tools.json << " step " << steps;
                    ASSERT_EQ(int(c.strict_state().state), int(m.state));
