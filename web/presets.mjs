@@ -1,0 +1,110 @@
+// Tool lists for the editor, one per everyday domain, each written in a different one of the
+// formats the engine accepts (NEEDLE.md section 7), with queries to try.
+
+const object = (properties, required = []) => ({ type: 'object', properties, required });
+
+export const PRESETS = [
+  {
+    id: 'weather',
+    title: 'Weather',
+    format: 'Needle flat',
+    queries: ["What's the weather in Paris?", 'Will it rain in Tokyo over the next 3 days?', 'How hot is it in Cairo in fahrenheit?'],
+    tools: [
+      { name: 'get_weather', description: 'Get the current weather for a city',
+        parameters: { location: { type: 'string', description: 'City name', required: true },
+                      unit: { type: 'string', enum: ['celsius', 'fahrenheit'], required: false } } },
+      { name: 'get_forecast', description: 'Get the weather forecast for the coming days',
+        parameters: { location: { type: 'string', description: 'City name', required: true },
+                      days: { type: 'integer', description: 'Number of days, 1 to 10', required: true } } },
+    ],
+  },
+  {
+    id: 'timers',
+    title: 'Timers & alarms',
+    format: 'OpenAI',
+    queries: ['Set a timer for 10 minutes for the pasta', 'Wake me up at 6:30 tomorrow', 'Cancel the pasta timer'],
+    tools: [
+      { type: 'function', function: { name: 'set_timer', description: 'Start a countdown timer',
+        parameters: object({ minutes: { type: 'integer', description: 'Duration in minutes' },
+                             label: { type: 'string', description: 'What the timer is for' } }, ['minutes']) } },
+      { type: 'function', function: { name: 'set_alarm', description: 'Set an alarm at a time of day',
+        parameters: object({ time: { type: 'string', description: 'Time, HH:MM, 24-hour' },
+                             repeat: { type: 'boolean', description: 'Repeat every day' } }, ['time']) } },
+      { type: 'function', function: { name: 'cancel_timer', description: 'Cancel a running timer',
+        parameters: object({ label: { type: 'string', description: 'The timer to cancel' } }, ['label']) } },
+    ],
+  },
+  {
+    id: 'messages',
+    title: 'Messages & email',
+    format: 'Anthropic',
+    queries: ['Text Sam that I am running 10 minutes late', 'Email alice@example.com about the budget review', 'Read my messages from Mom'],
+    tools: [
+      { name: 'send_message', description: 'Send a text message to a contact',
+        input_schema: object({ recipient: { type: 'string', description: 'Contact name or number' },
+                               body: { type: 'string', description: 'The message' } }, ['recipient', 'body']) },
+      { name: 'send_email', description: 'Send an email',
+        input_schema: object({ to: { type: 'string', description: 'Email address' },
+                               subject: { type: 'string' }, body: { type: 'string' } }, ['to', 'subject']) },
+      { name: 'read_messages', description: 'Read recent messages, optionally from one contact',
+        input_schema: object({ contact: { type: 'string', description: 'Contact name' } }) },
+    ],
+  },
+  {
+    id: 'calendar',
+    title: 'Calendar',
+    format: 'MCP',
+    queries: ['Schedule lunch with Priya on Friday at 12:30', 'What is on my calendar tomorrow?', 'Book a 45 minute dentist appointment on March 3 at 9am'],
+    tools: [
+      { name: 'create_event', description: 'Create a calendar event',
+        inputSchema: object({ title: { type: 'string' }, date: { type: 'string', description: 'YYYY-MM-DD or a weekday' },
+                              time: { type: 'string', description: 'HH:MM' },
+                              duration_minutes: { type: 'integer' } }, ['title', 'date']) },
+      { name: 'list_events', description: 'List the events of a day',
+        inputSchema: object({ date: { type: 'string', description: 'YYYY-MM-DD, today or tomorrow' } }, ['date']) },
+    ],
+  },
+  {
+    id: 'home',
+    title: 'Smart home',
+    format: 'JSON Schema',
+    queries: ['Turn off the kitchen lights', 'Set the thermostat to 21 degrees', 'Dim the bedroom lights to 30 percent', 'Lock the front door'],
+    tools: [
+      { name: 'set_light', description: 'Switch or dim the lights of a room',
+        parameters: object({ room: { type: 'string' }, on: { type: 'boolean' },
+                             brightness: { type: 'integer', description: 'Percent, 0 to 100' } }, ['room']) },
+      { name: 'set_thermostat', description: 'Set the target temperature',
+        parameters: object({ temperature: { type: 'number', description: 'Degrees Celsius' },
+                             mode: { type: 'string', enum: ['heat', 'cool', 'auto'] } }, ['temperature']) },
+      { name: 'lock_door', description: 'Lock or unlock a door',
+        parameters: object({ door: { type: 'string' }, locked: { type: 'boolean' } }, ['door', 'locked']) },
+    ],
+  },
+  {
+    id: 'media',
+    title: 'Music',
+    format: 'OpenAI (flat)',
+    queries: ['Play some jazz', 'Shuffle my running playlist', 'Turn the volume down to 20'],
+    tools: [
+      { type: 'function', name: 'play_music', description: 'Play a song, artist, genre or playlist',
+        parameters: object({ query: { type: 'string' }, shuffle: { type: 'boolean' } }, ['query']) },
+      { type: 'function', name: 'set_volume', description: 'Set the playback volume',
+        parameters: object({ level: { type: 'integer', description: '0 to 100' } }, ['level']) },
+    ],
+  },
+  {
+    id: 'travel',
+    title: 'Maps & rides',
+    format: 'mixed',
+    queries: ['Get me directions to the airport by train', 'Book a ride to 5th Avenue for two people', 'Find coffee shops near me'],
+    tools: [
+      { name: 'get_directions', description: 'Directions to a place',
+        parameters: { destination: { type: 'string', required: true },
+                      mode: { type: 'string', enum: ['driving', 'walking', 'transit', 'cycling'], required: false } } },
+      { type: 'function', function: { name: 'book_ride', description: 'Book a taxi or ride share',
+        parameters: object({ destination: { type: 'string' }, passengers: { type: 'integer' } }, ['destination']) } },
+      { name: 'search_places', description: 'Search for places nearby',
+        inputSchema: object({ query: { type: 'string' } }, ['query']) },
+    ],
+  },
+];
