@@ -80,6 +80,11 @@ inline void f32_rows_dot(const float* rows, int n_rows, int d, const float* h, f
   NEEDLE_KERNELS_DISPATCH(f32_rows_dot, rows, n_rows, d, h, out);
 }
 
+// The same over BF16 rows (an embedding stored in BF16): exact widening, half the bytes.
+inline void bf16_rows_dot(const std::uint16_t* rows, int n_rows, int d, const float* h, float* out) {
+  NEEDLE_KERNELS_DISPATCH(bf16_rows_dot, rows, n_rows, d, h, out);
+}
+
 #undef NEEDLE_KERNELS_DISPATCH
 
 }  // namespace needle::kernels

@@ -97,4 +97,23 @@ inline void f32_rows_dot_ref(const float* rows, int n_rows, int d, const float* 
   }
 }
 
+// A BF16 value (the upper 16 bits of an F32) as F32: exact.
+inline float bf16_to_f32(std::uint16_t b) {
+  const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
+  float f;
+  __builtin_memcpy(&f, &bits, 4);
+  return f;
+}
+
+// f32_rows_dot over BF16 rows (the published files store the embedding in BF16): the same
+// sums with every row element widened exactly, and half the memory traffic.
+inline void bf16_rows_dot_ref(const std::uint16_t* rows, int n_rows, int d, const float* h, float* out) {
+  for (int r = 0; r < n_rows; ++r) {
+    const std::uint16_t* row = rows + static_cast<std::size_t>(r) * d;
+    float acc = 0.0f;
+    for (int k = 0; k < d; ++k) acc += bf16_to_f32(row[k]) * h[k];
+    out[r] = acc;
+  }
+}
+
 }  // namespace needle::kernels

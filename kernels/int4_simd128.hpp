@@ -419,4 +419,40 @@ inline void f32_rows_dot_simd128(const float* rows, int n_rows, int d, const flo
   }
 }
 
+// bf16_rows_dot: f32_rows_dot's loop with rows widened from BF16 (exact: a shift).
+inline v128_t load4_bf16(const std::uint16_t* p) {
+  return wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(p)), 16);
+}
+
+inline void bf16_rows_dot_simd128(const std::uint16_t* rows, int n_rows, int d, const float* h, float* out) {
+  using namespace simd128_detail;
+  const size_t ld = static_cast<size_t>(d);
+  const int d4 = d / 4 * 4;
+  int r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    const std::uint16_t* p[4] = {rows + r * ld, rows + (r + 1) * ld, rows + (r + 2) * ld, rows + (r + 3) * ld};
+    v128_t a[4];
+    NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) a[q] = wasm_f32x4_splat(0.0f);
+    for (int k = 0; k < d4; k += 4) {
+      const v128_t hk = wasm_v128_load(h + k);
+      NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) a[q] = fmadd(load4_bf16(p[q] + k), hk, a[q]);
+    }
+    alignas(16) float four[4];
+    wasm_v128_store(four, hsum4(a[0], a[1], a[2], a[3]));
+    NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) {
+      float acc = four[q];
+      for (int k = d4; k < d; ++k) acc += bf16_to_f32(p[q][k]) * h[k];
+      out[r + q] = acc;
+    }
+  }
+  for (; r < n_rows; ++r) {
+    const std::uint16_t* p = rows + r * ld;
+    v128_t a = wasm_f32x4_splat(0.0f);
+    for (int k = 0; k < d4; k += 4) a = fmadd(load4_bf16(p + k), wasm_v128_load(h + k), a);
+    float acc = hsum(a);
+    for (int k = d4; k < d; ++k) acc += bf16_to_f32(p[k]) * h[k];
+    out[r] = acc;
+  }
+}
+
 }  // namespace needle::kernels

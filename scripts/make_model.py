@@ -279,11 +279,14 @@ def layer_index(name: str) -> int:
 
 
 def build_tensors(weights: dict[str, np.ndarray], float_dtype: str, float_proj: bool,
-                  gate_rank1_odd_layers: bool) -> dict[str, Tensor]:
-    """Float weights -> published tensors (quantising projections unless float_proj)."""
+                  gate_rank1_odd_layers: bool, embedding_dtype: str | None = None) -> dict[str, Tensor]:
+    """Float weights -> published tensors (quantising projections unless float_proj).
+    embedding_dtype overrides float_dtype for the embedding (the published files: BF16)."""
     out: dict[str, Tensor] = {}
     for name, value in weights.items():
-        if is_projection(name):
+        if name == "embedding" and embedding_dtype is not None:
+            out[name] = float_tensor(value, embedding_dtype)
+        elif is_projection(name):
             out.update(projection_tensors(name, value, float_proj))
         elif is_gate(name):
             rank1 = gate_rank1_odd_layers and layer_index(name) % 2 == 1
@@ -295,14 +298,16 @@ def build_tensors(weights: dict[str, np.ndarray], float_dtype: str, float_proj: 
 
 def make_model(preset: str, seed: int, vocab_size: int = 8192, float_dtype: str = "f32",
                ffn: bool = False, ffn_dim: int | None = None, retrieval_dim: int | None = None,
-               float_proj: bool = False, extra_meta: dict[str, str] | None = None):
+               float_proj: bool = False, extra_meta: dict[str, str] | None = None,
+               embedding_dtype: str | None = None):
     """-> (tensors, metadata) for write_safetensors."""
     if vocab_size < 6:
         raise ValueError(f"vocab_size {vocab_size} is below the 6 special tokens")
     cfg = make_config(preset, vocab_size, ffn, ffn_dim)
     weights = random_float_weights(cfg, seed, retrieval_dim)
     tensors = build_tensors(weights, FLOAT_DTYPES[float_dtype], float_proj,
-                            gate_rank1_odd_layers=seed % 2 == 1)
+                            gate_rank1_odd_layers=seed % 2 == 1,
+                            embedding_dtype=FLOAT_DTYPES[embedding_dtype] if embedding_dtype else None)
     meta = config_metadata(cfg)
     meta["needle_test_model"] = f"make_model.py preset={preset} seed={seed}"
     meta.update(extra_meta or {})
@@ -441,6 +446,9 @@ def main(argv=None) -> int:
     ap.add_argument("--retrieval-head", action="store_true")
     ap.add_argument("--retrieval-dim", type=int, default=128, help="retrieval embedding size c")
     ap.add_argument("--float-proj", action="store_true", help="F32 projections instead of I4")
+    ap.add_argument("--embedding-dtype", choices=sorted(FLOAT_DTYPES),
+                    help="dtype of the embedding alone (default: --float-dtype; the published "
+                         "files use bf16)")
     ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--self-check", action="store_true")
     args = ap.parse_args(argv)
@@ -452,7 +460,7 @@ def main(argv=None) -> int:
     tensors, meta = make_model(args.preset, args.seed, args.vocab_size, args.float_dtype,
                                args.ffn, args.ffn_dim,
                                args.retrieval_dim if args.retrieval_head else None,
-                               args.float_proj, parse_meta(args.meta))
+                               args.float_proj, parse_meta(args.meta), args.embedding_dtype)
     write_safetensors(args.out, tensors, meta)
     return 0
 

@@ -14,7 +14,7 @@ if(EXISTS ${_scripts}/make_tokenizer.py)
   list(APPEND _outputs ${_tok_dir}/needle_spm.model ${_tok_dir}/vocab.txt)
 endif()
 
-# name | make_model.py arguments
+# name | make_model.py arguments ("full" has the published layout: BF16 embedding, F32 norms)
 set(NEEDLE_TEST_MODELS
   "tiny|--preset tiny --seed 1"
   "tiny_bf16|--preset tiny --seed 2 --float-dtype bf16"
@@ -23,7 +23,7 @@ set(NEEDLE_TEST_MODELS
   "tiny_retrieval|--preset tiny --seed 5 --retrieval-head"
   "tiny_floatproj|--preset tiny --seed 6 --float-proj"
   "tiny_dec16|--preset tiny --seed 1 --meta max_dec_len=16"
-  "full|--preset full --seed 7")
+  "full|--preset full --seed 7 --embedding-dtype bf16")
 if(EXISTS ${_scripts}/make_model.py)
   foreach(entry ${NEEDLE_TEST_MODELS})
     string(REPLACE "|" ";" parts "${entry}")

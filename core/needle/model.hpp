@@ -168,7 +168,7 @@ struct Model {
       if (layer.ffn) ffn_block(*layer.ffn, 1, ws);
     }
     ops::rms_norm(x, weights.decoder_final_norm, d, ws.h.data());
-    kernels::f32_rows_dot(weights.embedding, c.vocab_size, d, ws.h.data(), logits);
+    weights.embedding.dot_all(ws.h.data(), logits);
     ++st.pos;
   }
 
@@ -202,10 +202,7 @@ struct Model {
   void embed_tokens(std::span<const std::int32_t> ids, float* x) const {
     const int d = config().d_model;
     const float scale = std::sqrt(static_cast<float>(d));
-    for (std::size_t t = 0; t < ids.size(); ++t) {
-      const float* e = weights.embedding + std::size_t(ids[t]) * d;
-      for (int i = 0; i < d; ++i) x[t * d + i] = e[i] * scale;
-    }
+    for (std::size_t t = 0; t < ids.size(); ++t) weights.embedding.row(ids[t], scale, x + t * d);
   }
 
  private:

@@ -64,9 +64,32 @@ struct RetrievalHead {
   Matrix proj;                    // [d/4, c]
 };
 
+// The token embedding E [vocab, d_model], read two ways: a row per input token (x = E[id] *
+// sqrt(d)) and all rows against the decoder output (tied logits, h E^T). Kept in the file's
+// dtype when that is F32 or BF16 (the published files store BF16): widening BF16 is exact, so
+// both give the same numbers, and BF16 halves the bytes the logits read every step.
+struct EmbeddingTable {
+  const float* f32 = nullptr;           // [rows, dim], or
+  const std::uint16_t* bf16 = nullptr;  // [rows, dim]
+  int rows = 0, dim = 0;
+
+  void row(int id, float scale, float* out) const {
+    const std::size_t off = std::size_t(id) * dim;
+    if (bf16)
+      for (int i = 0; i < dim; ++i) out[i] = kernels::bf16_to_f32(bf16[off + i]) * scale;
+    else
+      for (int i = 0; i < dim; ++i) out[i] = f32[off + i] * scale;
+  }
+  // logits[r] = dot(E[r], h) for every row, in fp32.
+  void dot_all(const float* h, float* logits) const {
+    if (bf16) kernels::bf16_rows_dot(bf16, rows, dim, h, logits);
+    else kernels::f32_rows_dot(f32, rows, dim, h, logits);
+  }
+};
+
 struct Weights {
   Config config;
-  const float* embedding = nullptr;  // [vocab, d_model] F32
+  EmbeddingTable embedding;
   const float* encoder_final_norm = nullptr;
   const float* decoder_final_norm = nullptr;
   std::vector<EncoderLayer> encoder;
@@ -274,9 +297,22 @@ inline Result<Weights> build_weights(const SafeTensors& st, const Config& c) {
     return detail::weights_error("tensor 'embedding': shape " +
                                  detail::shape_string((*emb)->shape) + ", the config needs [" +
                                  std::to_string(c.vocab_size) + ", " + std::to_string(d) + "]");
-  auto e = b.floats(**emb, static_cast<std::size_t>(c.vocab_size) * d, true);
-  if (!e.ok()) return std::move(e).error();
-  w.embedding = *e;
+  w.embedding.rows = c.vocab_size;
+  w.embedding.dim = d;
+  const TensorView& et = **emb;
+  if (et.dtype == DType::kBF16 && reinterpret_cast<std::uintptr_t>(et.data.data()) % 2 == 0) {
+    // A view, no copy. BF16 is non-finite when all exponent bits are set.
+    w.embedding.bf16 = reinterpret_cast<const std::uint16_t*>(et.data.data());
+    const std::size_t n = static_cast<std::size_t>(c.vocab_size) * d;
+    for (std::size_t i = 0; i < n; ++i)
+      if ((w.embedding.bf16[i] & 0x7F80u) == 0x7F80u)
+        return detail::weights_error("tensor 'embedding': value " + std::to_string(i) +
+                                     " is NaN or infinite");
+  } else {
+    auto e = b.floats(et, static_cast<std::size_t>(c.vocab_size) * d, true);
+    if (!e.ok()) return std::move(e).error();
+    w.embedding.f32 = *e;
+  }
 
   auto efn = b.norm("encoder_final_norm", d);
   if (!efn.ok()) return std::move(efn).error();

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -45,19 +46,20 @@ struct Impl {
   void (*f32_matvec)(const float*, int, int, const float*, float*);
   void (*f32_matmul)(const float*, int, int, const float*, int, float*);
   void (*f32_rows_dot)(const float*, int, int, const float*, float*);
+  void (*bf16_rows_dot)(const std::uint16_t*, int, int, const float*, float*);
 };
 
 std::vector<Impl> implementations() {
   std::vector<Impl> impls;
-  impls.push_back({"ref", true, int4_matvec_ref, int4_matmul_ref, f32_matvec_ref, f32_matmul_ref, f32_rows_dot_ref});
-  impls.push_back({"dispatch", true, int4_matvec, int4_matmul, f32_matvec, f32_matmul, f32_rows_dot});
+  impls.push_back({"ref", true, int4_matvec_ref, int4_matmul_ref, f32_matvec_ref, f32_matmul_ref, f32_rows_dot_ref, bf16_rows_dot_ref});
+  impls.push_back({"dispatch", true, int4_matvec, int4_matmul, f32_matvec, f32_matmul, f32_rows_dot, bf16_rows_dot});
 #if defined(NEEDLE_KERNELS_HAVE_AVX2)
   impls.push_back({"avx2", cpu_has_avx2_fma(), int4_matvec_avx2, int4_matmul_avx2, f32_matvec_avx2,
-                   f32_matmul_avx2, f32_rows_dot_avx2});
+                   f32_matmul_avx2, f32_rows_dot_avx2, bf16_rows_dot_avx2});
 #endif
 #if defined(NEEDLE_KERNELS_HAVE_SIMD128)
   impls.push_back({"simd128", true, int4_matvec_simd128, int4_matmul_simd128, f32_matvec_simd128,
-                   f32_matmul_simd128, f32_rows_dot_simd128});
+                   f32_matmul_simd128, f32_rows_dot_simd128, bf16_rows_dot_simd128});
 #endif
   return impls;
 }
@@ -417,6 +419,45 @@ TEST(F32Kernels, RowsDotMatchesExactSum) {
       }
     }
   }
+}
+
+// BF16 rows: every implementation equals the exact sum over the exactly widened values, and
+// the F32 kernel on those widened rows up to summation order (same rounding bound).
+TEST(F32Kernels, Bf16RowsDotMatchesExactSum) {
+  std::mt19937 rng(12);
+  for (int d : kIns) {
+    for (int n_rows : kOuts) {
+      const Buffer src = random_buffer(n_rows * d, rng);
+      std::vector<std::uint16_t> rows(std::size_t(n_rows) * d + 1);  // +1: a misaligned start
+      Buffer widened(n_rows * d, 0.f);
+      for (int i = 0; i < n_rows * d; ++i) {
+        std::uint32_t bits;
+        const float v = src[i];
+        std::memcpy(&bits, &v, 4);
+        rows[i + 1] = static_cast<std::uint16_t>(bits >> 16);
+        widened.data()[i] = bf16_to_f32(rows[i + 1]);
+      }
+      const Buffer h = random_buffer(d, rng);
+      Buffer ref(n_rows, kNaN);
+      f32_rows_dot_ref(widened.data(), n_rows, d, h.data(), ref.data());
+      std::vector<double> magnitude(n_rows, 0.0);
+      for (int r = 0; r < n_rows; ++r)
+        for (int k = 0; k < d; ++k) magnitude[r] += std::fabs(double(widened[r * d + k]) * h[k]);
+      for (const Impl& impl : implementations()) {
+        if (!impl.available) continue;
+        const std::string what = impl.name + " bf16_rows_dot d=" + std::to_string(d) + " rows=" + std::to_string(n_rows);
+        Buffer out(n_rows, kNaN);
+        impl.bf16_rows_dot(rows.data() + 1, n_rows, d, h.data(), out.data());
+        expect_close_to_exact(
+            out.data(), 1, n_rows, d, [&](int, int k, int r) { return double(widened[r * d + k]) * h[k]; }, what);
+        expect_close_to_ref(out.data(), ref.data(), n_rows, rounding_bound(d), magnitude, what + " vs f32 ref");
+        EXPECT_TRUE(out.guard_intact()) << what;
+      }
+    }
+  }
+  // The widening itself: 1.0 is 0x3F80, -2.5 is 0xC020.
+  EXPECT_EQ(bf16_to_f32(0x3F80), 1.0f);
+  EXPECT_EQ(bf16_to_f32(0xC020), -2.5f);
 }
 
 TEST(Dispatch, ReportsBackend) {

@@ -49,8 +49,8 @@ TEST(Weights, ValidTinyModelLoadsAsViews) {
   const auto* wq = w->encoder[0].self_attn.wq.q4.packed;
   EXPECT_TRUE(wq >= bytes.data() && wq < bytes.data() + bytes.size())
       << "INT4 weights must be views into the file, not copies";
-  EXPECT_TRUE(w->embedding >= reinterpret_cast<const float*>(bytes.data()) &&
-              w->embedding < reinterpret_cast<const float*>(bytes.data() + bytes.size()));
+  EXPECT_TRUE(w->embedding.f32 >= reinterpret_cast<const float*>(bytes.data()) &&
+              w->embedding.f32 < reinterpret_cast<const float*>(bytes.data() + bytes.size()));
   EXPECT_FALSE(w->retrieval.has_value());
 }
 
@@ -231,6 +231,52 @@ TEST(Weights, HalfPrecisionNormsAndFloatProjectionsLoad) {
   ASSERT_TRUE(w3.ok()) << w3.error().message;
   EXPECT_FALSE(w3->encoder[0].self_attn.wq.quantized());
   EXPECT_NE(w3->encoder[0].self_attn.wq.f32, nullptr);
+}
+
+// The published files store the embedding in BF16: kept as a view (no 16 MB F32 copy), with
+// the same lookups and logits as the widened F32 table, and NaN/Inf still rejected.
+TEST(Weights, Bf16EmbeddingIsAViewWithIdenticalNumbers) {
+  auto wr = tiny();
+  auto* e = wr.find("embedding");
+  std::vector<float> widened(e->bytes.size() / 4);
+  std::vector<std::uint8_t> bf(widened.size() * 2);
+  for (std::size_t i = 0; i < widened.size(); ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, e->bytes.data() + 4 * i, 4);
+    bits &= 0xFFFF0000u;
+    std::memcpy(&widened[i], &bits, 4);
+    bf[2 * i] = static_cast<std::uint8_t>(bits >> 16);
+    bf[2 * i + 1] = static_cast<std::uint8_t>(bits >> 24);
+  }
+  auto wr_f32 = wr;
+  std::memcpy(wr_f32.find("embedding")->bytes.data(), widened.data(), widened.size() * 4);
+  e->dtype = "BF16";
+  e->bytes = bf;
+  const auto bytes = wr.bytes(), bytes_f32 = wr_f32.bytes();
+  auto w = load_weights(bytes), w32 = load_weights(bytes_f32);
+  ASSERT_TRUE(w.ok() && w32.ok());
+  ASSERT_NE(w->embedding.bf16, nullptr);
+  EXPECT_EQ(w->embedding.f32, nullptr);
+  EXPECT_TRUE(reinterpret_cast<const std::uint8_t*>(w->embedding.bf16) >= bytes.data() &&
+              reinterpret_cast<const std::uint8_t*>(w->embedding.bf16) < bytes.data() + bytes.size());
+  const Model a = Model::create(std::move(w).value()), b = Model::create(std::move(w32).value());
+  Workspace wa, wb;
+  std::vector<float> ea, eb;
+  const std::vector<std::int32_t> ids = {7, 8, 9, 299, 0};
+  a.encode(ids, wa, ea);
+  b.encode(ids, wb, eb);
+  EXPECT_EQ(ea, eb);
+  DecoderState sa, sb;
+  a.begin_decode(ea.data(), 5, wa, sa);
+  b.begin_decode(eb.data(), 5, wb, sb);
+  std::vector<float> la(300), lb(300);
+  a.decode_step(1, wa, sa, la.data());
+  b.decode_step(1, wb, sb, lb.data());
+  for (int i = 0; i < 300; ++i) EXPECT_NEAR(la[i], lb[i], 1e-5f * std::max(1.0f, std::fabs(lb[i]))) << i;
+
+  const std::uint16_t nan_bits = 0x7FC0;
+  std::memcpy(e->bytes.data() + 100, &nan_bits, 2);
+  expect_error(wr.bytes(), {"embedding", "NaN"});
 }
 
 TEST(Weights, ScalarGatesAreSigmoided) {
