@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config libgtest-dev libsimdjson-dev libsentencepiece-dev
-          sentencepiece python3-numpy python3-sentencepiece)
+          sentencepiece python3-numpy python3-sentencepiece emscripten binaryen chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, builds natively, runs the GoogleTest suite.
+# Runs every test: installs what is missing, builds natively, runs the GoogleTest suite, then
+# builds the WebAssembly module and runs the npm package's tests (node --test), which compare
+# it with the native CLI built above.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j"$(nproc)"
+bash scripts/build_wasm.sh build-wasm
+npm install --no-audit --no-fund  # the JS test tools locked in package-lock.json (playwright-core, miniflare)
+NEEDLE_BUILD_DIR=build NEEDLE_WASM_BUILD_DIR=build-wasm node --test tests/js/
