@@ -103,7 +103,9 @@ async function loadModel(source) {
   notice(null);
   model = null;
   $('model-status').textContent = `Loading ${source.label}…`;
+  delete $('model-status').dataset.state;
   $('progress').value = 0;
+  $('progress-text').textContent = 'starting…';
   try {
     const { info, from, ms } = await ask(
       { type: 'load', source: { kind: source.kind, weights: source.weights, tokenizer: source.tokenizer } },
@@ -118,6 +120,7 @@ async function loadModel(source) {
     $('model-status').dataset.state = 'ready';
   } catch (e) {
     $('model-status').textContent = 'No model loaded';
+    $('progress-text').textContent = '';
     $('model-status').dataset.state = 'error';
     notice(`Cannot load the model: ${e.message}`, 'error');
   } finally {

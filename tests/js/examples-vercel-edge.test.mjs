@@ -55,7 +55,7 @@ let expected;
 before(async () => {
   // The template as a user has it: its own package.json, needle-wasm installed beside it.
   dir = tmpDir('needle-vercel-');
-  fs.cpSync(path.join(ROOT, 'examples', 'vercel-edge'), dir, { recursive: true });
+  for (const part of ['package.json', 'app']) fs.cpSync(path.join(ROOT, 'examples', 'vercel-edge', part), path.join(dir, part), { recursive: true });
   fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
   fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'needle-wasm'), 'dir');
   routeFile = pathToFileURL(path.join(dir, 'app', 'api', 'dispatch', 'route.js'));

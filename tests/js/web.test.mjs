@@ -240,7 +240,7 @@ describe('the demo page', { timeout: 10 * 60_000 }, () => {
     assert.ok(stats.some((s) => /^latency\d+(\.\d)? ms$/.test(s)), stats.join(' | '));
     assert.ok(stats.some((s) => /^tokens\/s[\d,]+$/.test(s)), stats.join(' | '));
     assert.ok(stats.includes(`tokens${expected.tokens.length}`), stats.join(' | '));
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'demo-desktop.png') });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'demo-desktop.png'), fullPage: true });
   });
 
   test('the tool editor shows JSON and shape errors beside it, and the engine\'s own', async () => {
@@ -308,7 +308,7 @@ describe('the demo page', { timeout: 10 * 60_000 }, () => {
       `a click handled ${(r.resultAt - clickedAt).toFixed(0)} ms before the answer; a 600 ms block showed as a ${blocked.toFixed(0)} ms gap`);
     assert.ok(r.runMs >= 1000, `the run took ${r.runMs} ms: too short to tell whether the page stays responsive`);
     // Inference on the main thread would stall it for the whole run (seconds).
-    assert.ok(r.maxGapMs < 300, `the main thread stalled for ${r.maxGapMs.toFixed(0)} ms during a ${r.runMs.toFixed(0)} ms run`);
+    assert.ok(r.maxGapMs < 400, `the main thread stalled for ${r.maxGapMs.toFixed(0)} ms during a ${r.runMs.toFixed(0)} ms run`);
     assert.ok(clickedAt < r.resultAt, 'the click was handled only after the run');
 
     // Stop: the run ends at once, the worker is replaced and the model comes back (cached).
