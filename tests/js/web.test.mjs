@@ -137,6 +137,20 @@ test('every preset is accepted by the engine, in its own format', async () => {
   }
 });
 
+test('npm run demo serves the page, the package and the bundled model, and nothing else', async () => {
+  const get = (p) => fetch(`${origin}${p}`, { redirect: 'manual' });
+  assert.equal((await get('/')).headers.get('location'), '/web/');
+  for (const [p, type] of [['/web/', 'text/html'], ['/web/app.mjs', 'text/javascript'], ['/js/index.mjs', 'text/javascript'],
+                           ['/js/needle_wasm.wasm', 'application/wasm'], [`/${path.relative(ROOT, BUNDLED.weights)}`, 'application/octet-stream']]) {
+    const r = await get(p);
+    assert.equal(r.status, 200, p);
+    assert.ok(r.headers.get('content-type').startsWith(type), `${p}: ${r.headers.get('content-type')}`);
+    await r.arrayBuffer();
+  }
+  for (const p of ['/CMakeLists.txt', '/web/../CMakeLists.txt', '/web/%2e%2e/core/needle/needle.hpp', '/build/CMakeCache.txt', '/.git/config', '/web/missing.js'])
+    assert.equal((await get(p)).status, 404, p);
+});
+
 // The caching decisions of web/model-cache.mjs, with a fake Cache API and storage estimate
 // (Chromium's estimate() is fixed, so the browser test cannot make it report a small quota).
 describe('model cache logic', () => {
