@@ -6,6 +6,7 @@ import { PRESETS } from './presets.mjs';
 import { checkTools } from './tools.mjs';
 
 const $ = (id) => document.getElementById(id);
+
 // ---- the worker, and one request at a time -------------------------------------------------
 
 let worker;
@@ -51,7 +52,7 @@ function ask(message, final, onMessage) {
 
 let model = null;        // the loaded model's info, or null
 let lastSource = null;   // what was loaded, to reload after Stop
-let busy = false;
+let busy = null;         // 'loading', 'running' or null
 
 function chosenSource() {
   const kind = document.querySelector('input[name="source"]:checked').value;
