@@ -11,6 +11,7 @@
 // argmax); "typed" adds constrained decoding and is shown as its own row.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -46,8 +47,10 @@ const CASES = [
   ['long', 'Send a message to Bob saying I will be late for the meeting tomorrow', toolsJson(20)],
 ];
 
+// Figures on a shared machine move with its load: each section says what the load was.
 function section(title) {
-  console.log(`\n== ${title} ${'='.repeat(Math.max(0, 76 - title.length))}`);
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.log(`\n== ${title} ${'='.repeat(Math.max(0, 76 - title.length))}\n(load average ${load}, ${os.cpus().length} CPUs)`);
 }
 
 // ---- native ----------------------------------------------------------------------------------

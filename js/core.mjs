@@ -104,8 +104,6 @@ async function instantiate(wasmModule) {
       WebAssembly.instantiate(wasmModule, imports).then((instance) => receive(instance, wasmModule), failed);
       return {};
     },
-    print: () => {},
-    printErr: () => {},
   });
   try {
     return await Promise.race([mod, failure]);
@@ -292,6 +290,7 @@ export class Needle {
   #mod;
   #native;
   #info;
+  #aborted = null;  // the RuntimeError that killed the module, if one did
 
   /** @internal Use Needle.load(). */
   constructor(mod, native, info) {
@@ -320,33 +319,42 @@ export class Needle {
     return this.#info;
   }
 
-  /** Bytes of WebAssembly memory this instance holds (grows, never shrinks). */
-  get memoryBytes() {
-    return this.#native ? this.#mod.HEAPU8.buffer.byteLength : 0;
-  }
-
-  /** { wasmBytes, heapInUseBytes }: the memory's size and what the allocator has handed out
-   * (the weights included). Stable from call to call once warmed up. */
+  /** { wasmBytes, heapInUseBytes }: the WebAssembly memory's size (it grows, never
+   * shrinks) and what the allocator has handed out (the weights included). Both stay
+   * constant from call to call once warmed up. */
   get memory() {
     if (!this.#native) return { wasmBytes: 0, heapInUseBytes: 0 };
     return { wasmBytes: this.#mod.HEAPU8.buffer.byteLength, heapInUseBytes: this.#mod.NeedleWasm.memory().heapInUseBytes };
   }
 
   #engine() {
+    if (this.#aborted) throw new NeedleError('internal', `the WebAssembly module aborted earlier: ${this.#aborted.message}`);
     if (!this.#native) throw new NeedleError('not_loaded', 'this Needle was disposed');
     return this.#native;
+  }
+
+  // Calls into the module. The core does not throw; a WebAssembly trap (out of memory, a
+  // bug) leaves the instance unusable, so it becomes a NeedleError and later calls say so.
+  #call(f) {
+    const engine = this.#engine();
+    try {
+      return f(engine);
+    } catch (e) {
+      if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+      this.#aborted = e;
+      throw new NeedleError('internal', `the WebAssembly module aborted: ${e.message}`, { cause: e });
+    }
   }
 
   /** One query -> { text, calls, tokens, encoderTokens, timings }. */
   async run(query, tools, options = {}) {
     const { signal, onToken } = options ?? {};
     throwIfAborted(signal);
-    const engine = this.#engine();
     const args = [queryText(query), toolsText(tools), optionsText(options)];
     let r;
     if (signal || typeof onToken === 'function') {
       let callbackError;
-      r = engine.run_stream(...args, (id, text) => {
+      r = this.#call((engine) => engine.run_stream(...args, (id, text) => {
         if (signal?.aborted) return false;
         if (typeof onToken !== 'function') return true;
         try {
@@ -355,11 +363,11 @@ export class Needle {
           callbackError = e;
           return false;
         }
-      });
+      }));
       if (callbackError !== undefined) throw callbackError;
       throwIfAborted(signal);
     } else {
-      r = engine.run(...args);
+      r = this.#call((engine) => engine.run(...args));
     }
     return runResult(check(r));
   }
@@ -374,13 +382,13 @@ export class Needle {
   async *stream(query, tools, options = {}) {
     const { signal } = options ?? {};
     throwIfAborted(signal);
-    const engine = this.#engine();
+    const args = [queryText(query), toolsText(tools), optionsText(options)];
     const pieces = [];
-    const r = check(engine.run_stream(queryText(query), toolsText(tools), optionsText(options), (id, text) => {
+    const r = check(this.#call((engine) => engine.run_stream(...args, (id, text) => {
       if (signal?.aborted) return false;
       pieces.push({ id, text });
       return true;
-    }));
+    })));
     throwIfAborted(signal);
     for (const piece of pieces) {
       yield piece;
@@ -392,7 +400,7 @@ export class Needle {
   /** Several queries in one call: one RunResult or NeedleError per item, in order. */
   async runBatch(items) {
     if (!Array.isArray(items)) throw new NeedleError('invalid_argument', 'runBatch takes an array of { query, tools, options? }');
-    const engine = this.#engine();
+    this.#engine();  // not_loaded before argument errors, as the other calls
     const json = JSON.stringify(items.map((item, i) => {
       if (item === null || typeof item !== 'object')
         throw new NeedleError('invalid_argument', `runBatch: item ${i} must be an object`);
@@ -400,7 +408,7 @@ export class Needle {
       return { query: queryText(item.query, `runBatch: item ${i}'s query`), tools: toolsText(item.tools),
                ...(options ? { options: JSON.parse(options) } : {}) };
     }));
-    const results = engine.run_batch(json);
+    const results = this.#call((engine) => engine.run_batch(json));
     if (!Array.isArray(results)) check(results);
     return results.map((r) => (r.ok ? runResult(r) : new NeedleError(r.code, r.message)));
   }
@@ -408,29 +416,34 @@ export class Needle {
   /** Ranks `descriptions` (strings) by similarity to `query`: [{ index, score, description }],
    * best first, at most k (all when k is omitted). */
   async retrieveTools(query, descriptions, k) {
-    const engine = this.#engine();
+    this.#engine();
     if (!Array.isArray(descriptions) || descriptions.some((d) => typeof d !== 'string'))
       throw new NeedleError('invalid_argument', 'descriptions must be an array of strings');
     if (k !== undefined && (!Number.isInteger(k) || k < 0))
       throw new NeedleError('invalid_argument', `k must be an integer >= 0, got ${k}`);
-    const r = check(engine.retrieve_tools(queryText(query), JSON.stringify(descriptions), k ?? -1));
+    const q = queryText(query);
+    const r = check(this.#call((engine) => engine.retrieve_tools(q, JSON.stringify(descriptions), k ?? -1)));
     return r.results.map(({ index, score }) => ({ index, score, description: descriptions[index] }));
   }
 
   /** The retrieval embedding of `text`: an L2-normalised Float32Array (info.embedding says
    * whether the contrastive head or the mean-pooled encoder made it). */
   async embed(text) {
-    const engine = this.#engine();
-    return check(engine.encode_contrastive(queryText(text, 'text'))).vector;
+    this.#engine();
+    const t = queryText(text, 'text');
+    return check(this.#call((engine) => engine.encode_contrastive(t))).vector;
   }
 
   /** Frees the model and its WebAssembly memory. Later calls throw code "not_loaded". */
   dispose() {
     if (!this.#native) return;
-    this.#native.dispose();
-    this.#native.delete();
+    if (!this.#aborted) {  // a dead module cannot run destructors; dropping it frees it all
+      this.#native.dispose();
+      this.#native.delete();
+    }
     this.#native = null;
     this.#mod = null;
+    this.#aborted = null;
   }
 }
 

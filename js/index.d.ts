@@ -121,10 +121,9 @@ export class Needle {
   private constructor();
   static load(options: LoadOptions): Promise<Needle>;
   readonly info: ModelInfo;
-  /** Bytes of WebAssembly memory this instance holds (0 once disposed). */
-  readonly memoryBytes: number;
-  /** The memory's size and the bytes the allocator has handed out (weights included);
-   * both stay constant from call to call once warmed up. Zeros once disposed. */
+  /** The WebAssembly memory's size (it grows, never shrinks) and the bytes the allocator
+   * has handed out (weights included); both stay constant from call to call once warmed
+   * up. Zeros once disposed. */
   readonly memory: { wasmBytes: number; heapInUseBytes: number };
   run(query: string, tools: Tools, options?: RunOptions): Promise<RunResult>;
   /** Each generated id with the text it completes. Generation runs synchronously inside the

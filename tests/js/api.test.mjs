@@ -304,7 +304,7 @@ test('a disposed instance answers not_loaded; dispose is idempotent', async () =
   const n = await Needle.load({ weights: TINY, tokenizer: TOKENIZER });
   n.dispose();
   n.dispose();
-  assert.equal(n.memoryBytes, 0);
+  assert.deepEqual(n.memory, { wasmBytes: 0, heapInUseBytes: 0 });
   await rejectsWith(n.run(QUERY, WEATHER_TOOLS), 'not_loaded');
   await rejectsWith(n.stream(QUERY, WEATHER_TOOLS).next(), 'not_loaded');
   await rejectsWith(n.embed('x'), 'not_loaded');
