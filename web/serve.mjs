@@ -31,7 +31,7 @@ function allowedDirs() {
   return [WEB, path.join(ROOT, 'js'), path.join(ROOT, 'models'), ...bundled].map((d) => path.resolve(d) + path.sep);
 }
 
-function resolvePath(urlPath) {
+function resolvePath(urlPath, dirs) {
   let decoded;
   try {
     decoded = decodeURIComponent(urlPath);
@@ -39,11 +39,13 @@ function resolvePath(urlPath) {
     return null;
   }
   const file = path.resolve(ROOT, '.' + (decoded.endsWith('/') ? `${decoded}index.html` : decoded));
-  return allowedDirs().some((d) => file.startsWith(d)) ? file : null;
+  return dirs.some((d) => file.startsWith(d)) ? file : null;
 }
 
-/** Starts the server; resolves to { url, port, close }. */
-export async function startServer({ port = 8080, host = '127.0.0.1' } = {}) {
+/** Starts the server; resolves to { url, port, close }. `files` maps extra URL paths to
+ * files (tests use it to offer other models). */
+export async function startServer({ port = 8080, host = '127.0.0.1', files = {} } = {}) {
+  const dirs = allowedDirs();
   const server = http.createServer((req, res) => {
     const { pathname } = new URL(req.url, 'http://localhost');
     if (pathname === '/' || pathname === '/web') {
@@ -54,7 +56,7 @@ export async function startServer({ port = 8080, host = '127.0.0.1' } = {}) {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    const file = resolvePath(pathname);
+    const file = Object.hasOwn(files, pathname) ? files[pathname] : resolvePath(pathname, dirs);
     let stat;
     try {
       stat = file && fs.statSync(file);
