@@ -77,7 +77,9 @@ struct RopeTable {
 // times 2^n built in the exponent bits. Below -87 the result flushes to 0.
 inline float exp_nonpositive(float x) {
   x = std::max(x, -87.0f);
-  const float n = std::nearbyint(x * 1.44269504088896341f);
+  // Round to nearest by adding and removing 1.5 * 2^23 (exact for |t| < 2^22): plain
+  // arithmetic, where std::nearbyint is a libm call that stops vectorisation.
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;  // ln2 split hi/lo
   float p = 1.0f / 5040.0f;
   p = p * r + 1.0f / 720.0f;
