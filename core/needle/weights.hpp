@@ -124,6 +124,27 @@ inline float bf16_to_f32(std::uint16_t b) {
   return v;
 }
 
+// Index of the first NaN/Inf (all exponent bits set), or n. A branch-free pass first (it
+// vectorises: every weight is checked at load), the locating pass only on failure.
+template <class Bits, Bits kExponent>
+std::size_t first_nonfinite(const Bits* v, std::size_t n) {
+  Bits any = 0;
+  for (std::size_t i = 0; i < n; ++i) any |= static_cast<Bits>((v[i] & kExponent) == kExponent);
+  if (!any) return n;
+  std::size_t i = 0;
+  while ((v[i] & kExponent) != kExponent) ++i;
+  return i;
+}
+
+inline std::size_t first_nonfinite_f32(const float* v, std::size_t n) {
+  static_assert(sizeof(float) == sizeof(std::uint32_t));
+  return first_nonfinite<std::uint32_t, 0x7F800000u>(reinterpret_cast<const std::uint32_t*>(v), n);
+}
+
+inline std::size_t first_nonfinite_bf16(const std::uint16_t* v, std::size_t n) {
+  return first_nonfinite<std::uint16_t, 0x7F80u>(v, n);
+}
+
 inline std::string shape_string(const std::vector<std::int64_t>& shape) {
   std::string s = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
@@ -167,10 +188,9 @@ class WeightsBuilder {
       out = v.data();
     }
     if (check_finite)
-      for (std::size_t i = 0; i < numel; ++i)
-        if (!std::isfinite(out[i]))
-          return weights_error("tensor '" + t.name + "': value " + std::to_string(i) +
-                               " is NaN or infinite");
+      if (const std::size_t i = first_nonfinite_f32(out, numel); i < numel)
+        return weights_error("tensor '" + t.name + "': value " + std::to_string(i) +
+                             " is NaN or infinite");
     return out;
   }
 
@@ -304,10 +324,9 @@ inline Result<Weights> build_weights(const SafeTensors& st, const Config& c) {
     // A view, no copy. BF16 is non-finite when all exponent bits are set.
     w.embedding.bf16 = reinterpret_cast<const std::uint16_t*>(et.data.data());
     const std::size_t n = static_cast<std::size_t>(c.vocab_size) * d;
-    for (std::size_t i = 0; i < n; ++i)
-      if ((w.embedding.bf16[i] & 0x7F80u) == 0x7F80u)
-        return detail::weights_error("tensor 'embedding': value " + std::to_string(i) +
-                                     " is NaN or infinite");
+    if (const std::size_t i = detail::first_nonfinite_bf16(w.embedding.bf16, n); i < n)
+      return detail::weights_error("tensor 'embedding': value " + std::to_string(i) +
+                                   " is NaN or infinite");
   } else {
     auto e = b.floats(et, static_cast<std::size_t>(c.vocab_size) * d, true);
     if (!e.ok()) return std::move(e).error();
