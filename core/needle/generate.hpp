@@ -103,24 +103,54 @@ class TextStreamer {
 };
 
 // Greedy decoding from the start token (</s>) until EOS or the decoder sequence (start token
-// included) reaches max_dec_len; at most `max_new` ids. `on_token(id)` is told each generated
-// id and returns false to stop early. `pick(logits)` chooses the next id: plain argmax, or a
-// constrained choice (NEEDLE.md section 8).
+// included) reaches max_dec_len; at most `max_new` ids. One id per next(), so a caller can
+// stream and stop between steps; greedy_decode below is the whole loop.
+class GreedyDecoder {
+ public:
+  GreedyDecoder(const Config& c, int max_new) : limit_(std::min(max_new, c.max_dec_len - 1)) {}
+
+  // One decoder step on the last id, then `pick(logits)` chooses the next: plain argmax, or a
+  // constrained choice (NEEDLE.md section 8). Returns that id, or kEosId once decoding has
+  // ended (EOS picked, or the limit reached); an ended decoder stays ended.
+  template <class Pick>
+  std::int32_t next(const Model& model, Workspace& ws, DecoderState& st, std::vector<float>& logits,
+                    Pick&& pick) {
+    if (generated_ >= limit_) done_ = true;
+    if (done_) return kEosId;
+    logits.resize(std::size_t(model.config().vocab_size));
+    model.decode_step(last_, ws, st, logits.data());
+    const std::int32_t id = pick(std::span<float>(logits));
+    if (id == kEosId) {
+      done_ = true;
+      return kEosId;
+    }
+    last_ = id;
+    ++generated_;
+    return id;
+  }
+
+  bool done() const { return done_; }
+  int generated() const { return generated_; }
+
+ private:
+  int limit_;
+  int generated_ = 0;
+  std::int32_t last_ = kEosId;  // the start token
+  bool done_ = false;
+};
+
+// The whole greedy loop: `on_token(id)` is told each generated id and returns false to stop.
 template <class Pick, class OnToken>
 std::vector<std::int32_t> greedy_decode(const Model& model, Workspace& ws, DecoderState& st,
                                         std::vector<float>& logits, int max_new, Pick&& pick,
                                         OnToken&& on_token) {
-  const Config& c = model.config();
+  GreedyDecoder decoder(model.config(), max_new);
   std::vector<std::int32_t> out;
-  logits.resize(std::size_t(c.vocab_size));
-  std::int32_t token = kEosId;  // the start token
-  const int limit = std::min(max_new, c.max_dec_len - 1);
-  while (static_cast<int>(out.size()) < limit) {
-    model.decode_step(token, ws, st, logits.data());
-    token = pick(std::span<float>(logits));
-    if (token == kEosId) break;
-    out.push_back(token);
-    if (!on_token(token)) break;
+  for (;;) {
+    const std::int32_t id = decoder.next(model, ws, st, logits, pick);
+    if (id == kEosId) break;
+    out.push_back(id);
+    if (!on_token(id)) break;
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -65,6 +66,61 @@ struct RunResult {
 // characters only, possibly empty); return false to stop generating.
 using TokenCallback = std::function<bool(std::int32_t id, std::string_view text)>;
 
+// One step of a Generation: a generated id and the text it completes, or the end.
+struct GenerationStep {
+  std::int32_t id = kEosId;  // the generated id; kEosId when done
+  std::string text;          // the characters `id` completes (TextStreamer), possibly ""
+  bool done = false;         // generation ended (EOS or the length cap): no id in this step
+};
+
+class Engine;
+
+// One run of the generation protocol, a step at a time: Engine::start() encodes, next()
+// generates one id, finish() gives the run's RunResult (after the end, or early to stop).
+// It borrows its Engine's workspace and caches, so an engine has one live generation: a
+// later start() or run() makes this one stale, and its next()/finish() then fail (they
+// never touch the engine's buffers). The Engine must outlive it and must not move.
+class Generation {
+ public:
+  Generation(Generation&&) noexcept = default;
+  Generation& operator=(Generation&&) noexcept = default;
+
+  Result<GenerationStep> next();
+  // The RunResult of the ids generated so far; the generation is over afterwards.
+  Result<RunResult> finish();
+
+  bool done() const { return s_ && s_->decoder.done(); }
+  std::span<const std::int32_t> tokens() const {
+    return s_ ? std::span<const std::int32_t>(s_->result.tokens) : std::span<const std::int32_t>();
+  }
+
+ private:
+  friend class Engine;
+  // On the heap: the Constrainer borrows `tools`, and a Generation must stay movable.
+  struct State {
+    State(Engine& e, std::uint64_t epoch, CanonicalTools canonical, const TokenTable& table,
+          const Tokenizer& tok, const Config& config, DecodeMode mode, int limit)
+        : engine(&e),
+          epoch(epoch),
+          tools(std::move(canonical)),
+          constrainer(table, tools, mode, limit),
+          streamer(tok),
+          decoder(config, limit) {}
+    Engine* engine;
+    std::uint64_t epoch;  // the engine's generation count when this one started
+    CanonicalTools tools;
+    Constrainer constrainer;
+    TextStreamer streamer;
+    GreedyDecoder decoder;
+    RunResult result;  // tokens and timings as they accumulate
+    bool finished = false;
+  };
+  explicit Generation(std::unique_ptr<State> s) : s_(std::move(s)) {}
+  Status check_live(const char* what) const;
+
+  std::unique_ptr<State> s_;
+};
+
 class Engine {
  public:
   // Takes ownership of the weights bytes (views into them are kept); the tokenizer bytes are
@@ -100,14 +156,14 @@ class Engine {
     return needle::encoder_ids(tokenizer_, config(), query, tools);
   }
 
-  Result<RunResult> run(std::string_view query, std::string_view tools, const RunOptions& opt = {},
-                        const TokenCallback& on_token = nullptr) {
+  // Encodes the query and tools and sets up one generation (see Generation). Makes any
+  // earlier generation of this engine stale.
+  Result<Generation> start(std::string_view query, std::string_view tools, const RunOptions& opt = {}) {
+    ++generation_count_;  // every start, even one that fails, ends the previous generation
     NEEDLE_RETURN_IF_ERROR(check_query(query));
     if (opt.max_tokens < 0)
       return make_error(ErrorCode::kInvalidArgument,
                         "max_tokens must be >= 0, got " + std::to_string(opt.max_tokens));
-    RunResult r;
-    r.timings.load_ms = load_ms_;
     const auto t0 = std::chrono::steady_clock::now();
     // NEEDLE.md section 5.1: the encoder reads the canonical form of whatever format came in.
     auto canonical = canonicalize_tools(tools);
@@ -115,27 +171,30 @@ class Engine {
     const std::vector<std::int32_t> ids = encoder_ids(query, canonical->json);
     model_.encode(ids, ws_, enc_);
     model_.begin_decode(enc_.data(), static_cast<int>(ids.size()), ws_, dec_);
-    r.encoder_tokens = static_cast<int>(ids.size());
     const auto t1 = std::chrono::steady_clock::now();
-    r.timings.encode_ms = ms_between(t0, t1);
-
     const int limit = std::min(opt.max_tokens > 0 ? opt.max_tokens : config().max_dec_len - 1,
                                config().max_dec_len - 1);
-    Constrainer constrainer(token_table_, *canonical, opt.mode, limit);
-    TextStreamer stream(tokenizer_);
-    r.tokens = greedy_decode(
-        model_, ws_, dec_, logits_, limit,
-        [&](std::span<float> logits) {
-          const std::int32_t id = constrainer.pick(logits);
-          constrainer.accept(id);
-          return id;
-        },
-        [&](std::int32_t id) { return on_token ? on_token(id, stream.push(id)) : true; });
-    r.timings.decode_ms = ms_since(t1);
-    const std::string text = output_text(tokenizer_, r.tokens);
-    r.calls = parse_calls(text, *canonical);
-    r.text = restore_tool_names(text, *canonical);
-    return r;
+    auto state = std::make_unique<Generation::State>(*this, generation_count_, std::move(canonical).value(),
+                                                     token_table_, tokenizer_, config(), opt.mode, limit);
+    RunResult& r = state->result;
+    r.encoder_tokens = static_cast<int>(ids.size());
+    r.timings.load_ms = load_ms_;
+    r.timings.encode_ms = ms_between(t0, t1);
+    r.timings.decode_ms = ms_since(t1);  // building the constraints; next() adds its steps
+    return Generation(std::move(state));
+  }
+
+  // start(), next() until done or until on_token returns false, finish().
+  Result<RunResult> run(std::string_view query, std::string_view tools, const RunOptions& opt = {},
+                        const TokenCallback& on_token = nullptr) {
+    auto gen = start(query, tools, opt);
+    if (!gen.ok()) return std::move(gen).error();
+    for (;;) {
+      auto step = gen->next();
+      if (!step.ok()) return std::move(step).error();
+      if (step->done || (on_token && !on_token(step->id, step->text))) break;
+    }
+    return gen->finish();
   }
 
   // Retrieval embedding of `text` (NEEDLE.md section 10).
@@ -177,6 +236,8 @@ class Engine {
     if (query.empty()) return make_error(ErrorCode::kInvalidArgument, "query is empty");
     return check_text(query, "query");
   }
+  friend class Generation;
+
   static double ms_between(std::chrono::steady_clock::time_point a,
                            std::chrono::steady_clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
@@ -193,6 +254,49 @@ class Engine {
   Workspace ws_;
   DecoderState dec_;
   std::vector<float> enc_, logits_;
+  std::uint64_t generation_count_ = 0;  // start() calls so far: tells a Generation it is stale
 };
+
+inline Status Generation::check_live(const char* what) const {
+  if (!s_) return make_error(ErrorCode::kInvalidArgument, std::string(what) + ": this Generation was moved from");
+  if (s_->finished)
+    return make_error(ErrorCode::kInvalidArgument, std::string(what) + ": this Generation is finished");
+  if (s_->engine->generation_count_ != s_->epoch)
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string(what) +
+                          ": this Generation is stale: its engine started another generation (start or run) since");
+  return {};
+}
+
+inline Result<GenerationStep> Generation::next() {
+  NEEDLE_RETURN_IF_ERROR(check_live("Generation::next"));
+  State& s = *s_;
+  Engine& e = *s.engine;
+  const auto t0 = std::chrono::steady_clock::now();
+  GenerationStep step;
+  step.id = s.decoder.next(e.model_, e.ws_, e.dec_, e.logits_, [&](std::span<float> logits) {
+    return s.constrainer.pick(logits);
+  });
+  if (step.id == kEosId) {
+    step.done = true;
+  } else {
+    s.constrainer.accept(step.id);
+    s.result.tokens.push_back(step.id);
+    step.text = s.streamer.push(step.id);
+  }
+  s.result.timings.decode_ms += Engine::ms_since(t0);
+  return step;
+}
+
+inline Result<RunResult> Generation::finish() {
+  NEEDLE_RETURN_IF_ERROR(check_live("Generation::finish"));
+  State& s = *s_;
+  s.finished = true;
+  RunResult r = std::move(s.result);
+  const std::string text = output_text(s.engine->tokenizer_, r.tokens);
+  r.calls = parse_calls(text, s.tools);
+  r.text = restore_tool_names(text, s.tools);
+  return r;
+}
 
 }  // namespace needle

@@ -179,6 +179,205 @@ TEST(Engine, StreamingCallbackSeesEveryTokenAndCanStop) {
   EXPECT_TRUE(std::equal(stopped->tokens.begin(), stopped->tokens.end(), r->tokens.begin()));
 }
 
+// ---- the resumable generation: Engine::start, Generation::next / finish ----------------------
+
+// The ids of NEEDLE.md section 5 by a loop written out here from the model's primitives (not
+// through GreedyDecoder or Generation): the oracle the stepwise API is checked against.
+std::vector<std::int32_t> reference_ids(const Engine& e, std::string_view q, std::string_view tools,
+                                        DecodeMode mode, int max_tokens) {
+  auto canonical = canonicalize_tools(tools);
+  EXPECT_TRUE(canonical.ok());
+  const Model& model = e.model();
+  const int max_dec = e.config().max_dec_len;
+  const std::vector<std::int32_t> ids = e.encoder_ids(q, canonical->json);
+  Workspace ws;
+  DecoderState dec;
+  std::vector<float> enc, logits(std::size_t(e.config().vocab_size));
+  model.encode(ids, ws, enc);
+  model.begin_decode(enc.data(), int(ids.size()), ws, dec);
+  const int limit = std::min(max_tokens > 0 ? max_tokens : max_dec - 1, max_dec - 1);
+  const TokenTable table = TokenTable::build(e.tokenizer());
+  Constrainer c(table, *canonical, mode, limit);
+  std::vector<std::int32_t> out;
+  std::int32_t token = kEosId;
+  while (int(out.size()) < limit) {
+    model.decode_step(token, ws, dec, logits.data());
+    token = c.pick(logits);
+    if (token == kEosId) break;
+    c.accept(token);
+    out.push_back(token);
+  }
+  return out;
+}
+
+// Every step until done; the step texts concatenated.
+struct Stepped {
+  std::vector<std::int32_t> ids;
+  std::string text;
+  int done_steps = 0;
+};
+Stepped step_to_end(Generation& g) {
+  Stepped s;
+  for (int guard = 0; guard < 10000; ++guard) {
+    auto step = g.next();
+    EXPECT_TRUE(step.ok()) << step.error().message;
+    if (!step.ok()) break;
+    if (step->done) {
+      ++s.done_steps;
+      EXPECT_TRUE(g.done());
+      break;
+    }
+    EXPECT_NE(step->id, kEosId);
+    s.ids.push_back(step->id);
+    s.text += step->text;
+  }
+  return s;
+}
+
+TEST(Generation, StepsMatchRunAndAnIndependentLoopInEveryMode) {
+  Engine e = load();
+  const std::string two_tools =
+      R"([{"name":"get_weather","description":"Weather for a city","parameters":{"location":{"type":"string"}}},)"
+      R"({"name":"set_timer","description":"Start a timer","parameters":{"minutes":{"type":"integer"}}}])";
+  int runs = 0, capped = 0, ended_by_eos = 0;
+  for (const DecodeMode mode : {DecodeMode::kOff, DecodeMode::kStrict, DecodeMode::kTyped}) {
+    for (const char* q : {"What's the weather in Paris?", "set a timer for 10 minutes", "東京の天気は？ 🌧", "x"}) {
+      for (const std::string_view tools : {std::string_view(kTools), std::string_view(two_tools)}) {
+        for (const int max_tokens : {0, 5}) {
+          RunOptions opt;
+          opt.mode = mode;
+          opt.max_tokens = max_tokens;
+          const std::string where = std::string(q) + " mode " + std::to_string(int(mode)) + " max_tokens " +
+                                    std::to_string(max_tokens);
+          const std::vector<std::int32_t> want = reference_ids(e, q, tools, mode, max_tokens);
+          std::string run_streamed;
+          auto ran = e.run(q, tools, opt, [&](std::int32_t, std::string_view text) {
+            run_streamed += text;
+            return true;
+          });
+          ASSERT_TRUE(ran.ok()) << ran.error().message;
+          EXPECT_EQ(ran->tokens, want) << where;
+
+          auto g = e.start(q, tools, opt);
+          ASSERT_TRUE(g.ok()) << g.error().message;
+          EXPECT_FALSE(g->done());
+          const Stepped s = step_to_end(*g);
+          EXPECT_EQ(s.ids, want) << where;
+          EXPECT_EQ(s.done_steps, 1) << where;
+          EXPECT_EQ(s.text, run_streamed) << where;
+          EXPECT_TRUE(std::equal(g->tokens().begin(), g->tokens().end(), want.begin(), want.end()));
+          // Once done, next() keeps saying so without decoding further.
+          auto again = g->next();
+          ASSERT_TRUE(again.ok());
+          EXPECT_TRUE(again->done);
+          auto fin = g->finish();
+          ASSERT_TRUE(fin.ok()) << fin.error().message;
+          EXPECT_EQ(fin->tokens, ran->tokens) << where;
+          EXPECT_EQ(fin->text, ran->text) << where;
+          EXPECT_EQ(fin->calls.calls.size(), ran->calls.calls.size()) << where;
+          EXPECT_EQ(fin->calls.violations, ran->calls.violations) << where;
+          EXPECT_EQ(fin->encoder_tokens, ran->encoder_tokens) << where;
+          EXPECT_EQ(fin->encoder_tokens, int(e.encoder_ids(q, canonicalize_tools(tools)->json).size()));
+          EXPECT_GT(fin->timings.encode_ms, 0.0);
+          EXPECT_GT(fin->timings.decode_ms, 0.0);
+          EXPECT_EQ(fin->timings.load_ms, e.load_ms());
+          ++runs;
+          capped += max_tokens > 0 && int(want.size()) == max_tokens;
+          ended_by_eos += int(want.size()) < (max_tokens > 0 ? max_tokens : e.config().max_dec_len - 1);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(runs, 48);
+  EXPECT_GT(capped, 0) << "no run reached max_tokens: the cap is not exercised";
+  EXPECT_GT(ended_by_eos, 0) << "no run ended by EOS: that stop is not exercised";
+}
+
+TEST(Generation, FinishEarlyIsRunStoppedByItsCallback) {
+  Engine e = load();
+  RunOptions opt;
+  opt.max_tokens = 12;
+  int calls = 0;
+  auto stopped = e.run("What's the weather in Paris?", kTools, opt,
+                       [&](std::int32_t, std::string_view) { return ++calls < 3; });
+  ASSERT_TRUE(stopped.ok());
+  ASSERT_EQ(stopped->tokens.size(), 3u);
+  auto g = e.start("What's the weather in Paris?", kTools, opt);
+  ASSERT_TRUE(g.ok());
+  for (int i = 0; i < 3; ++i) {
+    auto step = g->next();
+    ASSERT_TRUE(step.ok());
+    ASSERT_FALSE(step->done);
+  }
+  EXPECT_FALSE(g->done());
+  auto fin = g->finish();
+  ASSERT_TRUE(fin.ok());
+  EXPECT_EQ(fin->tokens, stopped->tokens);
+  EXPECT_EQ(fin->text, stopped->text);
+}
+
+TEST(Generation, StaleFinishedOrMovedFromGenerationsFailAndTheEngineStaysUsable) {
+  Engine e = load();
+  RunOptions opt;
+  opt.max_tokens = 10;
+  const std::vector<std::int32_t> paris = reference_ids(e, "What's the weather in Paris?", kTools, opt.mode, 10);
+  const std::vector<std::int32_t> timer = reference_ids(e, "set a timer", kTools, opt.mode, 10);
+  ASSERT_NE(paris, timer) << "the two queries must decode differently for staleness to show";
+  const auto expect_error = [](const auto& r, std::string_view word) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message.find(word), std::string::npos) << r.error().message;
+  };
+
+  auto first = e.start("What's the weather in Paris?", kTools, opt);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(first->next().ok());
+  // A second start makes the first stale; the second runs as if alone.
+  auto second = e.start("set a timer", kTools, opt);
+  ASSERT_TRUE(second.ok());
+  expect_error(first->next(), "stale");
+  expect_error(first->finish(), "stale");
+  EXPECT_EQ(step_to_end(*second).ids, timer);
+  // run() makes a live generation stale too.
+  auto third = e.start("What's the weather in Paris?", kTools, opt);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(run_ok(e, "set a timer", kTools, opt).tokens, timer);
+  expect_error(third->next(), "stale");
+  // So does a start that fails.
+  auto fourth = e.start("What's the weather in Paris?", kTools, opt);
+  ASSERT_TRUE(fourth.ok());
+  expect_error(e.start("", kTools, opt), "empty");
+  expect_error(fourth->next(), "stale");
+
+  // embed and retrieve_tools share only scratch space: a generation survives them.
+  auto g = e.start("What's the weather in Paris?", kTools, opt);
+  ASSERT_TRUE(g.ok());
+  auto firstStep = g->next();
+  ASSERT_TRUE(firstStep.ok());
+  ASSERT_TRUE(e.embed("something else entirely, and longer than the query").ok());
+  ASSERT_TRUE(e.retrieve_tools("lights", {"Turn the lights on", "Set a timer"}, 1).ok());
+  Stepped rest = step_to_end(*g);
+  rest.ids.insert(rest.ids.begin(), firstStep->id);
+  EXPECT_EQ(rest.ids, paris);
+
+  // Finished: both calls refuse.
+  ASSERT_TRUE(g->finish().ok());
+  expect_error(g->next(), "finished");
+  expect_error(g->finish(), "finished");
+
+  // Moved from: refuses, the moved-to one carries on.
+  auto h = e.start("What's the weather in Paris?", kTools, opt);
+  ASSERT_TRUE(h.ok());
+  Generation moved = std::move(h).value();
+  expect_error(h->next(), "moved");
+  EXPECT_EQ(step_to_end(moved).ids, paris);
+
+  // Bad options fail start with the option named.
+  RunOptions bad;
+  bad.max_tokens = -1;
+  expect_error(e.start("hi", kTools, bad), "max_tokens");
+}
+
 // Every streamed piece is whole UTF-8 and the pieces add up to the text, over many random
 // generations (the random model emits byte pieces, CJK pieces and broken byte runs).
 TEST(Engine, StreamedTextIsWholeUtf8AndAddsUpToTheText) {
