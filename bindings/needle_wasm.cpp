@@ -10,6 +10,11 @@
 // as the engine's Blob (views into them, no float copy of INT4 matrices) and are freed with
 // the engine; the tokenizer bytes are parsed and freed at once.
 //
+// Stepwise generation (start / next / finish / cancel) lets js/ yield to the event loop
+// between tokens. One generation lives at a time: start() returns its number, the step calls
+// take it back, and any later start, run, run_stream, run_batch, load or dispose ends it, so a
+// superseded stream fails with a message that says so.
+//
 // Callbacks (run_stream's onToken) must not throw: a JS exception would unwind through
 // the WebAssembly frames without running C++ destructors.
 #include <emscripten/bind.h>
@@ -140,6 +145,7 @@ class NeedleWasm {
       return failure(ErrorCode::kInvalidArgument, "load: a null weights or tokenizer pointer");
     auto engine = needle::Engine::load(std::move(blob), std::span<const std::uint8_t>(tok.get(), tokenizer_len));
     if (!engine.ok()) return failure(engine.error());
+    end_generation();  // it points into the engine being replaced
     engine_.emplace(std::move(engine).value());
     return info();
   }
@@ -174,6 +180,49 @@ class NeedleWasm {
     return run_impl(query, tools, options, [&](std::int32_t id, std::string_view text) {
       return !on_token(id, std::string(text)).isFalse();
     });
+  }
+
+  // Encodes and sets up a generation; returns {ok, generation}: the number next(), finish()
+  // and cancel() take.
+  val start(const std::string& query, const std::string& tools, const std::string& options) {
+    if (busy_) return busy();
+    if (!engine_) return not_loaded();
+    auto opt = parse_run_options(options);
+    if (!opt.ok()) return failure(opt.error());
+    end_generation();
+    auto gen = engine_->start(query, tools, *opt);
+    if (!gen.ok()) return failure(gen.error());
+    generation_.emplace(std::move(gen).value());
+    ++generation_number_;
+    val out = success();
+    out.set("generation", generation_number_);
+    return out;
+  }
+
+  // One step: {ok, id, text, done}; done: generation ended, no id.
+  val next(double generation) {
+    if (val refused = check_generation(generation, "next"); !refused.isUndefined()) return refused;
+    auto step = generation_->next();
+    if (!step.ok()) return failure(step.error());
+    val out = success();
+    out.set("id", step->id);
+    out.set("text", step->text);
+    out.set("done", step->done);
+    return out;
+  }
+
+  // The run's result (what run() returns) for the ids generated so far; ends the generation.
+  val finish(double generation) {
+    if (val refused = check_generation(generation, "finish"); !refused.isUndefined()) return refused;
+    auto r = generation_->finish();
+    end_generation();
+    if (!r.ok()) return failure(r.error());
+    return run_result(*r);
+  }
+
+  // Ends the generation without a result (an abort); a superseded one is already gone.
+  void cancel(double generation) {
+    if (generation_ && generation == generation_number_) end_generation();
   }
 
   // items: a JSON array of {"query": string, "tools": JSON text or value, "options"?: object}.
@@ -250,6 +299,7 @@ class NeedleWasm {
   // Frees the model and its weights. Later calls answer not_loaded; load() may follow.
   val dispose() {
     if (busy_) return busy();
+    end_generation();
     engine_.reset();
     return success();
   }
@@ -287,13 +337,33 @@ class NeedleWasm {
     if (!engine_) return not_loaded();
     auto opt = parse_run_options(options);
     if (!opt.ok()) return failure(opt.error());
+    end_generation();  // the engine's run would make it stale anyway
     Busy guard(busy_);
     auto r = engine_->run(query, tools, *opt, on_token);
     if (!r.ok()) return failure(r.error());
     return run_result(*r);
   }
 
+  // Drops the live generation, if any; before anything that replaces or frees the engine.
+  void end_generation() { generation_.reset(); }
+
+  // undefined when `generation` is the live one; otherwise the failure to return.
+  val check_generation(double generation, const char* what) const {
+    if (busy_) return busy();
+    if (!engine_) return not_loaded();
+    if (!generation_ || generation != generation_number_)
+      return failure(ErrorCode::kInvalidArgument,
+                     std::string(what) + ": generation " + std::to_string(static_cast<long long>(generation)) +
+                         (generation < 1 || generation > generation_number_
+                              ? " was never started"
+                              : " is over: finished, cancelled, or superseded by a later start, run, "
+                                "run_stream, run_batch, load or dispose on this NeedleWasm"));
+    return val::undefined();
+  }
+
   std::optional<needle::Engine> engine_;
+  std::optional<needle::Generation> generation_;  // borrows *engine_
+  double generation_number_ = 0;                  // of the last start(); a double for JS
   bool busy_ = false;
 };
 
@@ -306,6 +376,10 @@ EMSCRIPTEN_BINDINGS(needle_wasm) {
       .function("info", &NeedleWasm::info)
       .function("run", &NeedleWasm::run)
       .function("run_stream", &NeedleWasm::run_stream)
+      .function("start", &NeedleWasm::start)
+      .function("next", &NeedleWasm::next)
+      .function("finish", &NeedleWasm::finish)
+      .function("cancel", &NeedleWasm::cancel)
       .function("run_batch", &NeedleWasm::run_batch)
       .function("retrieve_tools", &NeedleWasm::retrieve_tools)
       .function("encode_contrastive", &NeedleWasm::encode_contrastive)

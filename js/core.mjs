@@ -26,6 +26,26 @@ export class NeedleAbortError extends NeedleError {
   }
 }
 
+// A macrotask turn, so timers, I/O, rendering and abort events run between decoding steps.
+// setImmediate (Node, Bun) and MessageChannel (browsers, workers) are not clamped to 1-4 ms
+// the way setTimeout(0) is.
+function yieldToEventLoop() {
+  return new Promise((resolve) => {
+    if (typeof setImmediate === 'function') {
+      setImmediate(resolve);
+    } else if (typeof MessageChannel === 'function') {
+      const { port1, port2 } = new MessageChannel();
+      port1.onmessage = () => {
+        port1.close();
+        resolve();
+      };
+      port2.postMessage(null);
+    } else {
+      setTimeout(resolve, 0);
+    }
+  });
+}
+
 function throwIfAborted(signal) {
   if (signal?.aborted) throw new NeedleAbortError(undefined, { cause: signal.reason });
 }
@@ -373,28 +393,36 @@ export class Needle {
   }
 
   /**
-   * Each generated id with the text it completes (whole characters, possibly ""). The
-   * module generates synchronously (one call, no await inside), so the pieces are queued by
-   * its callback and handed out once generation ends. An aborted signal (before the call,
-   * or between pieces) ends the iteration with NeedleAbortError. For tokens while they are
-   * being generated, run() in a Worker with onToken and post them.
+   * Each generated id with the text it completes (whole characters, possibly ""), as it is
+   * generated: the module decodes one step per iteration, and the event loop gets a turn
+   * before every step, so timers, I/O, rendering and an AbortSignal are served mid-stream. An
+   * abort ends the iteration with NeedleAbortError; leaving the loop early (break) stops
+   * generating. The return value is the RunResult. One generation at a time per Needle: a
+   * run(), runBatch() or stream() started before this stream ends supersedes it (its next
+   * step throws code "invalid_argument").
    */
   async *stream(query, tools, options = {}) {
     const { signal } = options ?? {};
     throwIfAborted(signal);
     const args = [queryText(query), toolsText(tools), optionsText(options)];
-    const pieces = [];
-    const r = check(this.#call((engine) => engine.run_stream(...args, (id, text) => {
-      if (signal?.aborted) return false;
-      pieces.push({ id, text });
-      return true;
-    })));
-    throwIfAborted(signal);
-    for (const piece of pieces) {
-      yield piece;
-      throwIfAborted(signal);
+    const { generation } = check(this.#call((engine) => engine.start(...args)));
+    let finished = false;
+    try {
+      for (;;) {
+        await yieldToEventLoop();
+        throwIfAborted(signal);
+        const step = check(this.#call((engine) => engine.next(generation)));
+        if (step.done) break;
+        yield { id: step.id, text: step.text };
+      }
+      const r = check(this.#call((engine) => engine.finish(generation)));
+      finished = true;
+      return runResult(r);
+    } finally {
+      // An abort, a break, an error: free the generation unless another call replaced it
+      // (cancel ignores a number that is not the live one) or the instance is gone.
+      if (!finished && this.#native && !this.#aborted) this.#native.cancel(generation);
     }
-    return runResult(r);
   }
 
   /** Several queries in one call: one RunResult or NeedleError per item, in order. */

@@ -126,10 +126,12 @@ export class Needle {
    * up. Zeros once disposed. */
   readonly memory: { wasmBytes: number; heapInUseBytes: number };
   run(query: string, tools: Tools, options?: RunOptions): Promise<RunResult>;
-  /** Each generated id with the text it completes. Generation runs synchronously inside the
-   * module, so the pieces arrive together once it ends; for tokens while they are being
-   * generated, run() in a Worker with `onToken` and post them. The iterator's return value
-   * is the RunResult. */
+  /** Each generated id with the text it completes, as it is generated: one decoding step per
+   * iteration, with a turn of the event loop before each, so an AbortSignal (rejecting with
+   * NeedleAbortError), timers and rendering are served mid-stream; `break` stops generating.
+   * The iterator's return value is the RunResult. One generation at a time per Needle: a
+   * run(), runBatch() or stream() started before this stream ends supersedes it (its next
+   * step throws code "invalid_argument"); use one Needle per concurrent stream. */
   stream(query: string, tools: Tools, options?: Omit<RunOptions, 'onToken'>): AsyncGenerator<StreamToken, RunResult, undefined>;
   /** Several queries in one call: a RunResult or a NeedleError per item, in order. */
   runBatch(items: Array<{ query: string; tools: Tools; options?: Omit<RunOptions, 'onToken' | 'signal'> }>): Promise<Array<RunResult | NeedleError>>;

@@ -111,3 +111,74 @@ test('a callback cannot re-enter its own instance mid-run', () => {
   n.dispose();
   n.delete();
 });
+
+test('start / next / finish step through run\'s generation; numbers name the live one', () => {
+  const n = new mod.NeedleWasm();
+  for (const r of [n.start('q', TOOLS, ''), n.next(1), n.finish(1)]) assert.equal(r.code, 'not_loaded');
+  n.load(...copyIn(model('tiny')), ...copyIn(TOKENIZER));
+  const options = '{"maxTokens":12,"mode":"off"}';
+  const want = n.run('weather in Paris', TOOLS, options);
+  const step = (g) => {
+    const ids = [];
+    for (let s = n.next(g); ; s = n.next(g)) {
+      assert.equal(s.ok, true, s.message);
+      if (s.done) return ids;
+      assert.equal(typeof s.text, 'string');
+      ids.push(s.id);
+    }
+  };
+  const runOnce = () => {
+    const started = n.start('weather in Paris', TOOLS, options);
+    assert.equal(started.ok, true, started.message);
+    const ids = step(started.generation);
+    const r = n.finish(started.generation);
+    assert.equal(r.ok, true, r.message);
+    assert.deepEqual(ids, Array.from(want.tokens));
+    assert.deepEqual(r.tokens, want.tokens);
+    assert.equal(r.text, want.text);
+    assert.equal(r.calls, want.calls);
+    return started.generation;
+  };
+  const g = runOnce();
+  assert.match(n.next(g).message, /is over/, 'finished');
+  assert.match(n.next(g + 5).message, /never started/);
+  // Superseded by a later start, and by run: fails, never reads the reused caches.
+  const a = n.start('weather in Paris', TOOLS, options).generation;
+  const b = n.start('weather in Paris', TOOLS, options).generation;
+  assert.equal(n.next(a).code, 'invalid_argument');
+  assert.match(n.finish(a).message, /superseded/);
+  assert.equal(n.next(b).ok, true);
+  n.run('q', TOOLS, '{"maxTokens":2}');
+  assert.match(n.next(b).message, /superseded/);
+  // A failed start ends the live one too.
+  const c = n.start('weather in Paris', TOOLS, options).generation;
+  assert.equal(n.start('q', TOOLS, '{"mode":"fast"}').code, 'invalid_argument');
+  assert.equal(n.start('q', 'not json', '').code, 'bad_tools');
+  assert.equal(n.next(c).code, 'invalid_argument');
+  // cancel ends it; a stale number is ignored.
+  const d = n.start('weather in Paris', TOOLS, options).generation;
+  n.cancel(d - 1);
+  assert.equal(n.next(d).ok, true);
+  n.cancel(d);
+  assert.match(n.next(d).message, /is over/);
+  // No generation's memory outlives it: warm, then a cancelled and a finished one.
+  runOnce();
+  const before = inUse();
+  n.cancel(n.start('weather in Paris', TOOLS, options).generation);
+  runOnce();
+  assert.equal(inUse(), before);
+  // Callbacks cannot step (or start) a generation mid-run.
+  const e = n.start('weather in Paris', TOOLS, options).generation;
+  const inner = [];
+  n.run_stream('q', TOOLS, '{"maxTokens":2}', () => {
+    inner.push(n.next(e).code, n.start('q', TOOLS, '').code);
+    return true;
+  });
+  assert.ok(inner.length >= 2);
+  assert.deepEqual(inner, Array(inner.length).fill('invalid_argument'));
+  // dispose ends it.
+  const f = n.start('weather in Paris', TOOLS, options).generation;
+  n.dispose();
+  assert.equal(n.next(f).code, 'not_loaded');
+  n.delete();
+});
