@@ -1,16 +1,17 @@
 // The one kernel header the model includes: picks the fastest implementation available.
 //
-//   x86-64:     AVX2+FMA (int4_avx2.hpp) when the CPU has it, checked once at run time;
+//   x86-64:     AVX2+FMA (int4_avx2.hpp, softmax_avx2.hpp) when the CPU has it, checked once at run time;
 //               otherwise the scalar reference. No -mavx2 flag needed.
-//   WASM:       SIMD128 (int4_simd128.hpp) when compiled with -msimd128.
-//   elsewhere:  the scalar reference (int4_ref.hpp).
+//   WASM:       SIMD128 (int4_simd128.hpp, softmax_simd128.hpp) when compiled with -msimd128.
+//   elsewhere:  the scalar reference (int4_ref.hpp, softmax_ref.hpp).
 // Define NEEDLE_KERNELS_FORCE_REF=1 to always use the reference (debugging, numerics checks).
 //
-// Semantics of every function: see int4_ref.hpp. Results match the reference up to fp32
+// Semantics of every function: see int4_ref.hpp and softmax_ref.hpp. Results match the reference up to fp32
 // rounding (summation order differs), not bit for bit.
 #pragma once
 
 #include "int4_ref.hpp"
+#include "softmax_ref.hpp"
 
 #ifndef NEEDLE_KERNELS_FORCE_REF
 #define NEEDLE_KERNELS_FORCE_REF 0
@@ -20,9 +21,11 @@
     (defined(__GNUC__) || defined(__clang__))
 #define NEEDLE_KERNELS_HAVE_AVX2 1
 #include "int4_avx2.hpp"
+#include "softmax_avx2.hpp"
 #elif !NEEDLE_KERNELS_FORCE_REF && defined(__wasm_simd128__)
 #define NEEDLE_KERNELS_HAVE_SIMD128 1
 #include "int4_simd128.hpp"
+#include "softmax_simd128.hpp"
 #endif
 
 namespace needle::kernels {
@@ -84,6 +87,10 @@ inline void f32_rows_dot(const float* rows, int n_rows, int d, const float* h, f
 inline void bf16_rows_dot(const std::uint16_t* rows, int n_rows, int d, const float* h, float* out) {
   NEEDLE_KERNELS_DISPATCH(bf16_rows_dot, rows, n_rows, d, h, out);
 }
+
+// In place over n >= 1 floats: s[i] = exp(s[i] - max) / sum_j exp(s[j] - max), with the
+// polynomial exp of softmax_ref.hpp (weights below exp(-87) relative to the max are not 0).
+inline void softmax(float* s, int n) { NEEDLE_KERNELS_DISPATCH(softmax, s, n); }
 
 #undef NEEDLE_KERNELS_DISPATCH
 

@@ -71,53 +71,8 @@ struct RopeTable {
   }
 };
 
-// exp(x) for x <= 0 (softmax after subtracting the max), in plain arithmetic so compilers
-// vectorise it, natively and in WASM (where expf is a libm call): x = n ln2 + r with
-// |r| <= ln2/2, exp(r) by its Taylor series to degree 7 (relative error < 2e-8 there),
-// times 2^n built in the exponent bits. Below -87 the result flushes to 0.
-inline float exp_nonpositive(float x) {
-  x = std::max(x, -87.0f);
-  // Round to nearest by adding and removing 1.5 * 2^23 (exact for |t| < 2^22): plain
-  // arithmetic, where std::nearbyint is a libm call that stops vectorisation.
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;  // ln2 split hi/lo
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  return p * scale;
-}
-
-// In-place softmax over n scores. Reductions use 8 partial lanes so they vectorise without
-// -ffast-math.
-inline void softmax(float* s, int n) {
-  constexpr int L = 8;
-  float mx_lane[L];
-  for (int k = 0; k < L; ++k) mx_lane[k] = s[0];
-  int i = 0;
-  for (; i + L <= n; i += L)
-    for (int k = 0; k < L; ++k) mx_lane[k] = mx_lane[k] > s[i + k] ? mx_lane[k] : s[i + k];
-  float mx = s[0];
-  for (int k = 0; k < L; ++k) mx = std::max(mx, mx_lane[k]);
-  for (; i < n; ++i) mx = std::max(mx, s[i]);
-  for (int j = 0; j < n; ++j) s[j] = exp_nonpositive(s[j] - mx);
-  float sum_lane[L] = {};
-  i = 0;
-  for (; i + L <= n; i += L)
-    for (int k = 0; k < L; ++k) sum_lane[k] += s[i + k];
-  float sum = 0;
-  for (int k = 0; k < L; ++k) sum += sum_lane[k];
-  for (; i < n; ++i) sum += s[i];
-  const float inv = 1.0f / sum;
-  for (int j = 0; j < n; ++j) s[j] *= inv;
-}
+// In-place softmax over n >= 1 scores (kernels/softmax_ref.hpp is the specification).
+inline void softmax(float* s, int n) { kernels::softmax(s, n); }
 
 // One query head against `len` cached keys/values of its kv head, stored head-major
 // (rows of head_dim floats). `scores` has room for len floats.

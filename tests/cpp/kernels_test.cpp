@@ -6,6 +6,7 @@
 // Node by tests/wasm/run_kernel_tests.sh.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
@@ -458,6 +459,145 @@ TEST(F32Kernels, Bf16RowsDotMatchesExactSum) {
   // The widening itself: 1.0 is 0x3F80, -2.5 is 0xC020.
   EXPECT_EQ(bf16_to_f32(0x3F80), 1.0f);
   EXPECT_EQ(bf16_to_f32(0xC020), -2.5f);
+}
+
+// ---- softmax -----------------------------------------------------------------------------
+
+struct SoftmaxImpl {
+  std::string name;
+  bool available;
+  void (*softmax)(float*, int);
+};
+
+std::vector<SoftmaxImpl> softmax_implementations() {
+  std::vector<SoftmaxImpl> impls;
+  impls.push_back({"ref", true, softmax_ref});
+  impls.push_back({"dispatch", true, softmax});
+#if defined(NEEDLE_KERNELS_HAVE_AVX2)
+  impls.push_back({"avx2", cpu_has_avx2_fma(), softmax_avx2});
+#endif
+#if defined(NEEDLE_KERNELS_HAVE_SIMD128)
+  impls.push_back({"simd128", true, softmax_simd128});
+#endif
+  return impls;
+}
+
+// Worst relative error of the polynomial exp over [-87, 0] in any implementation (Taylor
+// truncation < 2e-8 plus fp32 rounding of the reduction and Horner steps, a few ulp).
+constexpr double kExpRelError = 3e-7;
+// Weights of scores more than 87 below the max: exp(-87) ~ 1.6e-38 by design, where the
+// exact value may be 0. Anything larger is a real error.
+constexpr double kUnderflowFloor = 2e-38;
+
+// Relative error bound of one softmax output over n scores against the oracle below: its own
+// exp, the sum's exps and its n-1 additions in any order (gamma), the reciprocal and the
+// final product. The oracle takes s[i] - max rounded to fp32, as every implementation does,
+// so that rounding (up to 87 * 2^-24) is not part of the bound.
+double softmax_bound(int n) {
+  const double u = std::ldexp(1.0, -24);
+  return 2 * kExpRelError + (n + 2) * u / (1 - (n + 2) * u);
+}
+
+// Checks every implementation against a double-precision softmax of `scores`.
+void expect_softmax_matches_double(const std::vector<float>& scores, const std::string& what) {
+  const int n = static_cast<int>(scores.size());
+  float mx = scores[0];
+  for (float v : scores) mx = std::max(mx, v);
+  std::vector<double> want(n);
+  double sum = 0;
+  for (int i = 0; i < n; ++i) sum += want[i] = std::exp(static_cast<double>(scores[i] - mx));
+  for (double& w : want) w /= sum;
+  const double rel = softmax_bound(n);
+  for (const SoftmaxImpl& impl : softmax_implementations()) {
+    if (!impl.available) continue;
+    Buffer s(n, 0.0f);
+    std::copy(scores.begin(), scores.end(), s.data());
+    impl.softmax(s.data(), n);
+    int failures = 0;
+    double total = 0;
+    for (int i = 0; i < n; ++i) {
+      total += s[i];
+      const double tol = rel * want[i] + kUnderflowFloor;
+      if (!(std::fabs(s[i] - want[i]) <= tol) && failures++ < 5) {
+        ADD_FAILURE() << impl.name << " softmax " << what << " n=" << n << " i=" << i << ": got " << s[i]
+                      << ", want " << want[i] << ", tolerance " << tol;
+      }
+    }
+    EXPECT_EQ(failures, 0) << impl.name << " " << what << " n=" << n;
+    EXPECT_NEAR(total, 1.0, 2 * rel) << impl.name << " " << what << " n=" << n;
+    EXPECT_TRUE(s.guard_intact()) << impl.name << " " << what << " n=" << n;
+  }
+}
+
+const int kSoftmaxLens[] = {1, 2, 3, 7, 8, 9, 31, 33, 64, 65, 1000, 1025};
+
+TEST(SoftmaxKernels, ExpNonPositiveRefIsAccurateEverywhere) {
+  double worst = 0;
+  for (int i = 0; i <= 2000000; ++i) {
+    const float x = -87.0f * static_cast<float>(i) / 2000000.0f;
+    const double want = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::fabs(exp_nonpositive_ref(x) - want) / want);
+  }
+  EXPECT_LT(worst, kExpRelError) << "worst relative error over [-87, 0]";
+  EXPECT_EQ(exp_nonpositive_ref(0.0f), 1.0f);
+  EXPECT_GT(exp_nonpositive_ref(-1000.0f), 0.0f);  // clamped to exp(-87), a normal float
+  EXPECT_LT(exp_nonpositive_ref(-1000.0f), kUnderflowFloor);
+  EXPECT_EQ(exp_nonpositive_ref(-INFINITY), exp_nonpositive_ref(-87.0f));
+}
+
+// Each implementation's own exp, seen through two scores {0, x}: s[1] = e^x / (1 + e^x).
+TEST(SoftmaxKernels, TwoScoresTraceTheExpOverItsWholeRange) {
+  for (int i = 0; i <= 20000; ++i) {
+    const float x = -87.0f * static_cast<float>(i) / 20000.0f;
+    const double e = std::exp(static_cast<double>(x));
+    for (const SoftmaxImpl& impl : softmax_implementations()) {
+      if (!impl.available) continue;
+      float s[2] = {0.0f, x};
+      impl.softmax(s, 2);
+      const double want = e / (1 + e);
+      ASSERT_LE(std::fabs(s[1] - want), softmax_bound(2) * want) << impl.name << " x=" << x;
+      ASSERT_LE(std::fabs(s[0] - 1 / (1 + e)), softmax_bound(2) / (1 + e)) << impl.name << " x=" << x;
+    }
+  }
+}
+
+TEST(SoftmaxKernels, MatchesDoublePrecisionAtAwkwardLengths) {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> normal(0.f, 4.f);
+  std::uniform_real_distribution<float> wide(-300.f, 300.f);
+  for (int n : kSoftmaxLens) {
+    const std::string len = " n=" + std::to_string(n);
+    std::vector<float> s(n);
+    for (float& v : s) v = normal(rng);
+    expect_softmax_matches_double(s, "normal(0, 4)");
+    // Most weights underflow; the max may sit in the tail.
+    for (float& v : s) v = wide(rng);
+    expect_softmax_matches_double(s, "uniform(-300, 300)");
+    // Without subtracting the max these would overflow (positive) or underflow (negative).
+    for (float& v : s) v = 5000.f + normal(rng);
+    expect_softmax_matches_double(s, "5000 + normal");
+    for (float& v : s) v = -5000.f + normal(rng);
+    expect_softmax_matches_double(s, "-5000 + normal");
+    // Ties: all equal (1/n each), and the max repeated at both ends and in the middle.
+    std::fill(s.begin(), s.end(), 1.25f);
+    expect_softmax_matches_double(s, "all equal");
+    std::fill(s.begin(), s.end(), -1e30f);
+    expect_softmax_matches_double(s, "all -1e30");
+    for (float& v : s) v = normal(rng);
+    s[0] = s[n / 2] = s[n - 1] = 20.f;
+    expect_softmax_matches_double(s, "tied max");
+    // Masked-like scores: very negative values (down to -FLT_MAX and -inf) among normal ones.
+    for (int i = 0; i < n; ++i) {
+      const float very_negative[] = {-1e30f, -std::numeric_limits<float>::max(), -INFINITY, -1e4f};
+      s[i] = i % 3 == 1 ? very_negative[(i / 3) % 4] : normal(rng);
+    }
+    expect_softmax_matches_double(s, "very negative mixed in");
+    if (n > 1) {  // the only finite score last, everything before it very negative
+      for (int i = 0; i < n - 1; ++i) s[i] = i % 2 ? -INFINITY : -std::numeric_limits<float>::max();
+      s[n - 1] = -3.f;
+      expect_softmax_matches_double(s, "only the last score finite");
+    }
+  }
 }
 
 TEST(Dispatch, ReportsBackend) {
