@@ -16,6 +16,7 @@
 
 #include "int4.hpp"
 #include "int4_ref.hpp"
+#include "softmax_ref.hpp"
 
 namespace {
 
@@ -165,6 +166,29 @@ void bench_rows_dot(int n_rows, int d, std::mt19937& rng) {
   std::printf("%-34s %9s %9.1f us/call\n", "", "", t_fast * 1e6);
 }
 
+// In-place softmax of n scores (attention rows). Each call restarts from the same scores, so
+// the copy is timed with both implementations alike (a 4 KB memcpy, small next to the exps).
+void bench_softmax(int n, std::mt19937& rng) {
+  char name[64];
+  std::snprintf(name, sizeof name, "softmax n=%d", n);
+  if (!selected(name)) return;
+  std::vector<float> scores = random_floats(n, rng);
+  for (float& v : scores) v *= 8.0f;
+  std::vector<float> s(n);
+  const double t_ref = median_seconds([&] {
+    std::memcpy(s.data(), scores.data(), sizeof(float) * n);
+    softmax_ref(s.data(), n);
+  });
+  consume(s);
+  const double t_fast = median_seconds([&] {
+    std::memcpy(s.data(), scores.data(), sizeof(float) * n);
+    softmax(s.data(), n);
+  });
+  consume(s);
+  row(name, "Gelem/s", n / t_ref * 1e-9, n / t_fast * 1e-9);
+  std::printf("%-34s %9.2f %9.2f us/call\n", "", t_ref * 1e6, t_fast * 1e6);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,6 +222,7 @@ int main(int argc, char** argv) {
   bench_f32_matmul(64, 1024, 1024, rng);
   bench_f32_matmul(1024, 64, 1024, rng);
   bench_rows_dot(512, 64, rng);
+  bench_softmax(1024, rng);
   std::printf("(checksum %g)\n", g_sink);
   return 0;
 }

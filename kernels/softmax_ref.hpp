@@ -7,7 +7,6 @@
 #pragma once
 
 #include <algorithm>
-#include <bit>
 #include <cstdint>
 
 namespace needle::kernels {
@@ -43,7 +42,7 @@ inline float exp_nonpositive_ref(float x) {
   p = p * r + kPoly[6];
   p = p * r + kPoly[7];
   const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
-  return p * std::bit_cast<float>(bits);
+  return p * __builtin_bit_cast(float, bits);  // std::bit_cast: missing in emscripten 3.1.6's libc++
 }
 
 // Reductions use 8 partial lanes so the loops vectorise without -ffast-math.
