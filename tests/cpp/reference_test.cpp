@@ -63,7 +63,9 @@ TEST_P(ReferenceTest, MatchesFloat64Reference) {
     const auto want = static_cast<std::int32_t>(step["token"].get_int64().value());
     const double margin = step["margin"].get_double().value();
     const auto got = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    if (margin > 1e-3) EXPECT_EQ(got, want) << name << " step " << steps << " margin " << margin;
+    if (margin > 1e-3) {
+      EXPECT_EQ(got, want) << name << " step " << steps << " margin " << margin;
+    }
     distinct += want != last;
     last = want;
     input = want;
