@@ -370,16 +370,32 @@ NEEDLE_TARGET_AVX2 inline void f32_matmul_avx2(const float* w, int in, int out, 
   matmul_panels(in, out, x, n, y, F32Packer{F32Dense{w, in, out}});
 }
 
-// out[r] = dot(rows[r, :], h). Four rows at a time share each load of h; two accumulators
-// per row keep 8 FMA chains in flight. Memory-bound on a large embedding.
-NEEDLE_TARGET_AVX2 inline void f32_rows_dot_avx2(const float* rows, int n_rows, int d, const float* h, float* out) {
-  using avx2_detail::hsum;
+// out[r] = dot(rows[r, :], h) over F32 or BF16 rows (Row loads 8 elements widened to F32,
+// exactly). Four rows at a time share each load of h; two accumulators per row keep 8 FMA
+// chains in flight. Memory-bound on a large embedding.
+namespace avx2_detail {
+struct F32Row {
+  using T = float;
+  NEEDLE_TARGET_AVX2 static __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+  static float at(const float* p, int k) { return p[k]; }
+};
+struct Bf16Row {
+  using T = std::uint16_t;
+  NEEDLE_TARGET_AVX2 static __m256 load8(const std::uint16_t* p) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(raw), 16));
+  }
+  static float at(const std::uint16_t* p, int k) { return bf16_to_f32(p[k]); }
+};
+
+template <class Row>
+NEEDLE_TARGET_AVX2 inline void rows_dot(const typename Row::T* rows, int n_rows, int d, const float* h, float* out) {
   const std::size_t ld = static_cast<std::size_t>(d);
   const int d16 = d / 16 * 16;
   const int d8 = d / 8 * 8;
   int r = 0;
   for (; r + 4 <= n_rows; r += 4) {
-    const float* p[4] = {rows + r * ld, rows + (r + 1) * ld, rows + (r + 2) * ld, rows + (r + 3) * ld};
+    const typename Row::T* p[4] = {rows + r * ld, rows + (r + 1) * ld, rows + (r + 2) * ld, rows + (r + 3) * ld};
     __m256 a[4][2];
     NEEDLE_UNROLL for (int q = 0; q < 4; ++q) a[q][0] = a[q][1] = _mm256_setzero_ps();
     int k = 0;
@@ -387,13 +403,13 @@ NEEDLE_TARGET_AVX2 inline void f32_rows_dot_avx2(const float* rows, int n_rows, 
       const __m256 h0 = _mm256_loadu_ps(h + k);
       const __m256 h1 = _mm256_loadu_ps(h + k + 8);
       NEEDLE_UNROLL for (int q = 0; q < 4; ++q) {
-        a[q][0] = _mm256_fmadd_ps(_mm256_loadu_ps(p[q] + k), h0, a[q][0]);
-        a[q][1] = _mm256_fmadd_ps(_mm256_loadu_ps(p[q] + k + 8), h1, a[q][1]);
+        a[q][0] = _mm256_fmadd_ps(Row::load8(p[q] + k), h0, a[q][0]);
+        a[q][1] = _mm256_fmadd_ps(Row::load8(p[q] + k + 8), h1, a[q][1]);
       }
     }
     if (k < d8) {
       const __m256 h0 = _mm256_loadu_ps(h + k);
-      NEEDLE_UNROLL for (int q = 0; q < 4; ++q) a[q][0] = _mm256_fmadd_ps(_mm256_loadu_ps(p[q] + k), h0, a[q][0]);
+      NEEDLE_UNROLL for (int q = 0; q < 4; ++q) a[q][0] = _mm256_fmadd_ps(Row::load8(p[q] + k), h0, a[q][0]);
       k += 8;
     }
     // Transpose-and-add the four row sums into one register.
@@ -405,74 +421,32 @@ NEEDLE_TARGET_AVX2 inline void f32_rows_dot_avx2(const float* rows, int n_rows, 
     _mm_store_ps(four, sums);
     NEEDLE_UNROLL for (int q = 0; q < 4; ++q) {
       float acc = four[q];
-      for (int kk = k; kk < d; ++kk) acc += p[q][kk] * h[kk];
+      for (int kk = k; kk < d; ++kk) acc += Row::at(p[q], kk) * h[kk];
       out[r + q] = acc;
     }
   }
   for (; r < n_rows; ++r) {
-    const float* p = rows + r * ld;
+    const typename Row::T* p = rows + r * ld;
     __m256 a = _mm256_setzero_ps();
     int k = 0;
-    for (; k < d8; k += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(p + k), _mm256_loadu_ps(h + k), a);
+    for (; k < d8; k += 8) a = _mm256_fmadd_ps(Row::load8(p + k), _mm256_loadu_ps(h + k), a);
     float acc = hsum(a);
-    for (; k < d; ++k) acc += p[k] * h[k];
+    for (; k < d; ++k) acc += Row::at(p, k) * h[k];
     out[r] = acc;
   }
 }
+}  // namespace avx2_detail
 
-// bf16_rows_dot: f32_rows_dot's loop with rows widened from BF16 (exact: a shift).
-NEEDLE_TARGET_AVX2 inline __m256 load8_bf16(const std::uint16_t* p) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(raw), 16));
+NEEDLE_TARGET_AVX2 inline void f32_rows_dot_avx2(const float* rows, int n_rows, int d, const float* h, float* out) {
+  avx2_detail::rows_dot<avx2_detail::F32Row>(rows, n_rows, d, h, out);
 }
 
+// f32_rows_dot over BF16 rows (an embedding stored in BF16): exact widening, half the bytes.
 NEEDLE_TARGET_AVX2 inline void bf16_rows_dot_avx2(const std::uint16_t* rows, int n_rows, int d, const float* h,
                                                   float* out) {
-  using avx2_detail::hsum;
-  const std::size_t ld = static_cast<std::size_t>(d);
-  const int d16 = d / 16 * 16;
-  const int d8 = d / 8 * 8;
-  int r = 0;
-  for (; r + 4 <= n_rows; r += 4) {
-    const std::uint16_t* p[4] = {rows + r * ld, rows + (r + 1) * ld, rows + (r + 2) * ld, rows + (r + 3) * ld};
-    __m256 a[4][2];
-    NEEDLE_UNROLL for (int q = 0; q < 4; ++q) a[q][0] = a[q][1] = _mm256_setzero_ps();
-    int k = 0;
-    for (; k < d16; k += 16) {
-      const __m256 h0 = _mm256_loadu_ps(h + k);
-      const __m256 h1 = _mm256_loadu_ps(h + k + 8);
-      NEEDLE_UNROLL for (int q = 0; q < 4; ++q) {
-        a[q][0] = _mm256_fmadd_ps(load8_bf16(p[q] + k), h0, a[q][0]);
-        a[q][1] = _mm256_fmadd_ps(load8_bf16(p[q] + k + 8), h1, a[q][1]);
-      }
-    }
-    if (k < d8) {
-      const __m256 h0 = _mm256_loadu_ps(h + k);
-      NEEDLE_UNROLL for (int q = 0; q < 4; ++q) a[q][0] = _mm256_fmadd_ps(load8_bf16(p[q] + k), h0, a[q][0]);
-      k += 8;
-    }
-    const __m256 s01 = _mm256_hadd_ps(_mm256_add_ps(a[0][0], a[0][1]), _mm256_add_ps(a[1][0], a[1][1]));
-    const __m256 s23 = _mm256_hadd_ps(_mm256_add_ps(a[2][0], a[2][1]), _mm256_add_ps(a[3][0], a[3][1]));
-    const __m256 s = _mm256_hadd_ps(s01, s23);
-    __m128 sums = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-    alignas(16) float four[4];
-    _mm_store_ps(four, sums);
-    NEEDLE_UNROLL for (int q = 0; q < 4; ++q) {
-      float acc = four[q];
-      for (int kk = k; kk < d; ++kk) acc += bf16_to_f32(p[q][kk]) * h[kk];
-      out[r + q] = acc;
-    }
-  }
-  for (; r < n_rows; ++r) {
-    const std::uint16_t* p = rows + r * ld;
-    __m256 a = _mm256_setzero_ps();
-    int k = 0;
-    for (; k < d8; k += 8) a = _mm256_fmadd_ps(load8_bf16(p + k), _mm256_loadu_ps(h + k), a);
-    float acc = hsum(a);
-    for (; k < d; ++k) acc += bf16_to_f32(p[k]) * h[k];
-    out[r] = acc;
-  }
+  avx2_detail::rows_dot<avx2_detail::Bf16Row>(rows, n_rows, d, h, out);
 }
+
 
 }  // namespace needle::kernels
 

@@ -386,73 +386,63 @@ inline void f32_matmul_simd128(const float* w, int in, int out, const float* x, 
   matmul_panels(in, out, x, n, y, F32Packer{w, out});
 }
 
-// out[r] = dot(rows[r, :], h): four rows share each load of h, one accumulator each. (Two
-// per row made V8 spill accumulators to the stack: 20-40% slower in Node 20.)
+// out[r] = dot(rows[r, :], h) over F32 or BF16 rows (Row loads 4 elements widened to F32,
+// exactly): four rows share each load of h, one accumulator each. (Two per row made V8 spill
+// accumulators to the stack: 20-40% slower in Node 20.)
+namespace simd128_detail {
+struct F32Row {
+  using T = float;
+  static v128_t load4(const float* p) { return wasm_v128_load(p); }
+  static float at(const float* p, int k) { return p[k]; }
+};
+struct Bf16Row {
+  using T = std::uint16_t;
+  static v128_t load4(const std::uint16_t* p) {
+    return wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(p)), 16);
+  }
+  static float at(const std::uint16_t* p, int k) { return bf16_to_f32(p[k]); }
+};
+
+template <class Row>
+inline void rows_dot(const typename Row::T* rows, int n_rows, int d, const float* h, float* out) {
+  const size_t ld = static_cast<size_t>(d);
+  const int d4 = d / 4 * 4;
+  int r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    const typename Row::T* p[4] = {rows + r * ld, rows + (r + 1) * ld, rows + (r + 2) * ld, rows + (r + 3) * ld};
+    v128_t a[4];
+    NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) a[q] = wasm_f32x4_splat(0.0f);
+    for (int k = 0; k < d4; k += 4) {
+      const v128_t hk = wasm_v128_load(h + k);
+      NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) a[q] = fmadd(Row::load4(p[q] + k), hk, a[q]);
+    }
+    alignas(16) float four[4];
+    wasm_v128_store(four, hsum4(a[0], a[1], a[2], a[3]));
+    NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) {
+      float acc = four[q];
+      for (int k = d4; k < d; ++k) acc += Row::at(p[q], k) * h[k];
+      out[r + q] = acc;
+    }
+  }
+  for (; r < n_rows; ++r) {
+    const typename Row::T* p = rows + r * ld;
+    v128_t a = wasm_f32x4_splat(0.0f);
+    for (int k = 0; k < d4; k += 4) a = fmadd(Row::load4(p + k), wasm_v128_load(h + k), a);
+    float acc = hsum(a);
+    for (int k = d4; k < d; ++k) acc += Row::at(p, k) * h[k];
+    out[r] = acc;
+  }
+}
+}  // namespace simd128_detail
+
 inline void f32_rows_dot_simd128(const float* rows, int n_rows, int d, const float* h, float* out) {
-  using namespace simd128_detail;
-  const size_t ld = static_cast<size_t>(d);
-  const int d4 = d / 4 * 4;
-  int r = 0;
-  for (; r + 4 <= n_rows; r += 4) {
-    const float* p[4] = {rows + r * ld, rows + (r + 1) * ld, rows + (r + 2) * ld, rows + (r + 3) * ld};
-    v128_t a[4];
-    NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) a[q] = wasm_f32x4_splat(0.0f);
-    for (int k = 0; k < d4; k += 4) {
-      const v128_t hk = wasm_v128_load(h + k);
-      NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) a[q] = fmadd(wasm_v128_load(p[q] + k), hk, a[q]);
-    }
-    alignas(16) float four[4];
-    wasm_v128_store(four, hsum4(a[0], a[1], a[2], a[3]));
-    NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) {
-      float acc = four[q];
-      for (int k = d4; k < d; ++k) acc += p[q][k] * h[k];
-      out[r + q] = acc;
-    }
-  }
-  for (; r < n_rows; ++r) {
-    const float* p = rows + r * ld;
-    v128_t a = wasm_f32x4_splat(0.0f);
-    for (int k = 0; k < d4; k += 4) a = fmadd(wasm_v128_load(p + k), wasm_v128_load(h + k), a);
-    float acc = hsum(a);
-    for (int k = d4; k < d; ++k) acc += p[k] * h[k];
-    out[r] = acc;
-  }
+  simd128_detail::rows_dot<simd128_detail::F32Row>(rows, n_rows, d, h, out);
 }
 
-// bf16_rows_dot: f32_rows_dot's loop with rows widened from BF16 (exact: a shift).
-inline v128_t load4_bf16(const std::uint16_t* p) {
-  return wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(wasm_v128_load64_zero(p)), 16);
-}
-
+// f32_rows_dot over BF16 rows (an embedding stored in BF16): exact widening, half the bytes.
 inline void bf16_rows_dot_simd128(const std::uint16_t* rows, int n_rows, int d, const float* h, float* out) {
-  using namespace simd128_detail;
-  const size_t ld = static_cast<size_t>(d);
-  const int d4 = d / 4 * 4;
-  int r = 0;
-  for (; r + 4 <= n_rows; r += 4) {
-    const std::uint16_t* p[4] = {rows + r * ld, rows + (r + 1) * ld, rows + (r + 2) * ld, rows + (r + 3) * ld};
-    v128_t a[4];
-    NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) a[q] = wasm_f32x4_splat(0.0f);
-    for (int k = 0; k < d4; k += 4) {
-      const v128_t hk = wasm_v128_load(h + k);
-      NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) a[q] = fmadd(load4_bf16(p[q] + k), hk, a[q]);
-    }
-    alignas(16) float four[4];
-    wasm_v128_store(four, hsum4(a[0], a[1], a[2], a[3]));
-    NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) {
-      float acc = four[q];
-      for (int k = d4; k < d; ++k) acc += bf16_to_f32(p[q][k]) * h[k];
-      out[r + q] = acc;
-    }
-  }
-  for (; r < n_rows; ++r) {
-    const std::uint16_t* p = rows + r * ld;
-    v128_t a = wasm_f32x4_splat(0.0f);
-    for (int k = 0; k < d4; k += 4) a = fmadd(load4_bf16(p + k), wasm_v128_load(h + k), a);
-    float acc = hsum(a);
-    for (int k = d4; k < d; ++k) acc += bf16_to_f32(p[k]) * h[k];
-    out[r] = acc;
-  }
+  simd128_detail::rows_dot<simd128_detail::Bf16Row>(rows, n_rows, d, h, out);
 }
+
 
 }  // namespace needle::kernels
