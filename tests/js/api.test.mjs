@@ -8,20 +8,11 @@ import { pathToFileURL } from 'node:url';
 
 import { Needle, NeedleAbortError, NeedleError } from 'needle-wasm';
 
-import { TOKENIZER, VOCAB, WASM, WEATHER_TOOLS, fixtureCases, model, requireBuilt, serve, tmpDir } from './helpers.mjs';
+import { TOKENIZER, VOCAB, WASM, WEATHER_TOOLS, fixtureCases, model, rejectsWith, requireBuilt, serve, tmpDir } from './helpers.mjs';
 
 requireBuilt();
 const TINY = model('tiny');
 const QUERY = "What's the weather in Paris?";
-
-async function rejectsWith(promise, code, pattern) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof NeedleError, `expected a NeedleError, got ${e?.stack ?? e}`);
-    assert.equal(e.code, code, `code of: ${e.message}`);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  });
-}
 
 describe('loading', () => {
   let expected;  // the reference answer: weights and tokenizer loaded from paths

@@ -8,6 +8,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { NeedleError } from 'needle-wasm';
+
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BUILD = path.resolve(ROOT, process.env.NEEDLE_BUILD_DIR ?? 'build');
 export const TESTDATA = path.join(BUILD, 'testdata');
@@ -87,4 +89,14 @@ export async function serve(routes) {
 
 export function tmpDir(prefix) {
   return fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? '/tmp'), prefix));
+}
+
+// Awaits `promise` to reject with a NeedleError of `code` (and a message matching `pattern`).
+export async function rejectsWith(promise, code, pattern) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof NeedleError, `expected a NeedleError, got ${e?.stack ?? e}`);
+    assert.equal(e.code, code, `code of: ${e.message}`);
+    if (pattern) assert.match(e.message, pattern);
+    return true;
+  });
 }

@@ -6,21 +6,12 @@ import { after, before, describe, test } from 'node:test';
 
 import { Needle, NeedleError } from 'needle-wasm';
 
-import { TOKENIZER, WEATHER_TOOLS, fixtureCases, model, requireBuilt } from './helpers.mjs';
+import { TOKENIZER, WEATHER_TOOLS, fixtureCases, model, rejectsWith, requireBuilt } from './helpers.mjs';
 
 requireBuilt();
 const QUERY = "What's the weather in Paris?";
 // Unconstrained on random weights: runs to the cap, so there are many steps to interrupt.
 const LONG = { maxTokens: 40, mode: 'off' };
-
-async function rejectsWith(promise, code, pattern) {
-  await assert.rejects(promise, (e) => {
-    assert.ok(e instanceof NeedleError, `expected a NeedleError, got ${e?.stack ?? e}`);
-    assert.equal(e.code, code, `code of: ${e.message}`);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  });
-}
 
 // Counts macrotask turns (setImmediate) while it runs: what a stream that blocks the event
 // loop would starve.
