@@ -9,5 +9,5 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j"$(nproc)"
 bash scripts/build_wasm.sh build-wasm
-npm install --no-audit --no-fund  # the JS test tools locked in package-lock.json (playwright-core, miniflare)
+npm ci --no-audit --no-fund  # exactly the JS test tools package-lock.json pins (playwright-core, miniflare)
 NEEDLE_BUILD_DIR=build NEEDLE_WASM_BUILD_DIR=build-wasm node --test tests/js/
