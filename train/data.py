@@ -308,8 +308,21 @@ class Generator:
             if it.group not in exclude_groups:
                 return it
 
+    def demo_distractors(self, groups: set) -> list[Tool]:
+        """Most of the demo's preset tools: the long list a demo page shows at once."""
+        free = [g for g in sorted(I.DEMO_GROUPS) if g not in groups]
+        chosen = self.rng.sample(free, self.rng.randint(min(4, len(free)), len(free)))
+        out = []
+        for g in chosen:
+            it = self.rng.choice([it for it in self.intents if it.group == g])
+            groups.add(g)
+            out.append(render_intent(self.rng, it))
+        return out
+
     def distractors(self, k: int, groups: set) -> list[Tool | dict]:
         rng, out = self.rng, []
+        if rng.random() < 0.06:
+            return self.demo_distractors(groups)
         while len(out) < k:
             r = rng.random()
             if r < 0.75:

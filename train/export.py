@@ -27,9 +27,9 @@ def float_weights(model) -> dict[str, np.ndarray]:
 
 
 def export(model, path: str, extra_meta: dict[str, str] | None = None,
-           embedding_dtype: str = EMBEDDING_DTYPE) -> None:
+           embedding_dtype: str = EMBEDDING_DTYPE, float_proj: bool = False) -> None:
     weights = float_weights(model)
-    tensors = make_model.build_tensors(weights, "F32", float_proj=False, gate_rank1_odd_layers=False)
+    tensors = make_model.build_tensors(weights, "F32", float_proj=float_proj, gate_rank1_odd_layers=False)
     tensors["embedding"] = make_model.float_tensor(weights["embedding"], embedding_dtype)
     meta = model.cfg.metadata()
     meta.update(extra_meta or {})

@@ -52,6 +52,8 @@ def intent(group, names, descs, params, templates, weight=1.0):
 
 UNIT = P.enum_of(["celsius", "fahrenheit"])
 DEMO = 3.0  # weight of the demo's preset tools
+DEMO_GROUPS = {"weather", "timer", "alarm", "message", "email", "event", "lights", "thermostat",
+               "reminder", "music", "navigation", "search"}
 
 INTENTS: list[Intent] = [
     # ---- demo presets -------------------------------------------------------------------

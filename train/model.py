@@ -114,12 +114,15 @@ class Attention(nn.Module):
             (cq, sq), (ck, sk) = rope
             q, k = Rope.apply(q, cq, sq), Rope.apply(k, ck, sk)
         group = self.heads // self.kv_heads
-        # Query head h reads kv head h // group.
-        k = k.repeat_interleave(group, dim=1)
-        v = v.repeat_interleave(group, dim=1)
-        scores = (q @ k.transpose(-1, -2)) / math.sqrt(self.head_dim)
-        scores = scores.masked_fill(~mask, float("-inf"))
-        out = torch.softmax(scores, dim=-1) @ v
+        # Query head h reads kv head h // group: heads are numbered kv-major, so the
+        # `group` query heads of one kv head stack into one [group*Tq, head_dim] block
+        # and K/V are never copied per query head. The 1/sqrt(head_dim) goes on q
+        # (Tq*head_dim multiplies instead of Tq*Tk divides).
+        q = (q * (1.0 / math.sqrt(self.head_dim))).reshape(b, self.kv_heads, group * tq, self.head_dim)
+        scores = (q @ k.transpose(-1, -2)).view(b, self.kv_heads, group, tq, tk)
+        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
+        probs = torch.softmax(scores, dim=-1).view(b, self.kv_heads, group * tq, tk)
+        out = (probs @ v).view(b, self.heads, tq, self.head_dim)
         return out.transpose(1, 2).reshape(b, tq, -1) @ wo
 
 
@@ -203,8 +206,10 @@ class Needle(nn.Module):
             x = self._ffn(layer, x)
         return zc_norm(x, self.encoder_final_norm)
 
-    def decode(self, enc: torch.Tensor, enc_keep: torch.Tensor, dec_ids: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced decoder: dec_ids [B, S] -> logits [B, S, vocab]."""
+    def decode(self, enc: torch.Tensor, enc_keep: torch.Tensor, dec_ids: torch.Tensor,
+               last_only: bool = False) -> torch.Tensor:
+        """Teacher-forced decoder: dec_ids [B, S] -> logits [B, S, vocab] ([B, vocab] for
+        the last position only with last_only, which greedy decoding needs)."""
         x = self.embed(dec_ids)
         s = dec_ids.shape[1]
         cos, sin = self.rope.tables(s)
@@ -217,6 +222,8 @@ class Needle(nn.Module):
             h = zc_norm(x, layer.cross_attn_norm)
             x = x + torch.sigmoid(layer.cross_attn_gate) * layer.cross_attn(h, enc, cross, None, self.fake_quant)
             x = self._ffn(layer, x)
+        if last_only:
+            x = x[:, -1]
         h = zc_norm(x, self.decoder_final_norm)
         return h @ self.embedding.t()
 
