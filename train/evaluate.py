@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Measure the tiny model THROUGH THE ENGINE: the native CLI, one process per example.
+"""Measure the tiny model THROUGH THE ENGINE: the native CLI (one process per example) and
+the WebAssembly package (train/run_wasm.mjs), answer by answer.
 
     /usr/bin/python3 train/evaluate.py [--needle build/needle] [--model-dir models/needle-tiny]
-                                       [--count 1000] [--modes typed,strict,off]
+                                       [--count 1000] [--modes typed,strict,off] [--engines native,wasm]
                                        [--tool-format flat|openai] [--fixture] [--demo] [--report FILE]
 
 The held-out set is train/data.py's generator with a seed of its own (data.HELD_OUT_SEED);
@@ -86,30 +87,55 @@ def same_value(a, b) -> bool:
     return a == b
 
 
-def evaluate_held_out(needle: Path, model_dir: Path, count: int, mode: str, tool_format: str,
-                      failures_out: list) -> dict:
+def answers_wasm(model_dir: Path, requests: list[dict]) -> list[dict]:
+    """The same requests through the needle-wasm package (train/run_wasm.mjs, one engine)."""
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests)
+    proc = subprocess.run(["node", str(HERE / "run_wasm.mjs"), str(model_dir / "needle.safetensors"),
+                           str(model_dir / "vocab.txt")], input=lines, capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        raise SystemExit(f"evaluate.py: train/run_wasm.mjs failed (build the package: npm run build):\n{proc.stderr}")
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    if len(out) != len(requests):
+        raise SystemExit(f"evaluate.py: run_wasm.mjs answered {len(out)} of {len(requests)} requests")
+    return out
+
+
+def held_out_requests(count: int, mode: str, tool_format: str) -> tuple[list[dict], list[dict]]:
+    exs = list(data.examples(HELD_OUT_SEED, count))
+    reqs = [{"query": ex["query"], "mode": mode,
+             "tools": data.dumps(ex["tools"] if tool_format == "flat" else [openai_form(t) for t in ex["tools"]])}
+            for ex in exs]
+    return exs, reqs
+
+
+def training_queries(seed: int, count: int) -> set[str]:
+    """The query texts the trainer generated (train.py --seed/--examples): a held-out
+    example is an unseen (query, tools) pair, but a short templated query can recur in
+    training next to other tools; the figures are also given for queries never seen."""
+    return {ex["query"] for ex in data.examples(seed, count)}
+
+
+def score_held_out(exs: list[dict], answers: list[dict], mode: str, tool_format: str, engine: str,
+                   seconds: float, failures_out: list, seen_queries: set[str]) -> dict:
     totals = Counter()
     by_kind = defaultdict(Counter)
-    t0 = time.time()
-    for i, ex in enumerate(data.examples(HELD_OUT_SEED, count)):
-        tools = ex["tools"] if tool_format == "flat" else [openai_form(t) for t in ex["tools"]]
-        got = run_cli(needle, model_dir, ex["query"], data.dumps(tools), mode)
+    for ex, got in zip(exs, answers):
         calls = got.get("calls")
         want = ex["answer"]
         exact = calls is not None and same_value(
             [{"name": c["name"], "arguments": c["arguments"]} for c in calls], want)
         names = calls is not None and [c["name"] for c in calls] == [c["name"] for c in want]
         valid = calls is not None and not got.get("violations")
-        for counter in (totals, by_kind[ex["kind"]]):
+        seen = "query seen in training" if ex["query"] in seen_queries else "query never seen"
+        for counter in (totals, by_kind[ex["kind"]], by_kind[seen]):
             counter["n"] += 1
             counter["exact"] += exact
             counter["names"] += names
             counter["valid"] += valid
         if not exact:
-            failures_out.append({"mode": mode, "query": ex["query"], "want": data.answer_text(want),
+            failures_out.append({"mode": f"{mode}, {engine}", "query": ex["query"], "want": data.answer_text(want),
                                  "got": got.get("text", got.get("error"))})
-    seconds = time.time() - t0
-    return {"mode": mode, "tool_format": tool_format, "n": totals["n"],
+    return {"mode": mode, "engine": engine, "tool_format": tool_format, "n": totals["n"],
             "exact_match": totals["exact"] / totals["n"],
             "tool_name_accuracy": totals["names"] / totals["n"],
             "valid": totals["valid"] / totals["n"],
@@ -165,6 +191,9 @@ def main() -> int:
     ap.add_argument("--model-dir", type=Path, default=REPO / "models" / "needle-tiny")
     ap.add_argument("--count", type=int, default=HELD_OUT_COUNT)
     ap.add_argument("--modes", default="typed,strict,off")
+    ap.add_argument("--train-seed", type=int, default=1, help="the trainer's --seed (for the seen/unseen split)")
+    ap.add_argument("--train-examples", type=int, default=120000, help="the trainer's --examples")
+    ap.add_argument("--engines", default="native,wasm", help="native (the CLI), wasm (the npm package), or both")
     ap.add_argument("--tool-format", choices=["flat", "openai"], default="flat")
     ap.add_argument("--fixture", action="store_true")
     ap.add_argument("--demo", action="store_true", help="also run train/demo_cases.json")
@@ -178,15 +207,31 @@ def main() -> int:
     print(f"engine {needle}, model {model_dir}, {args.count} held-out examples "
           f"(seed {HELD_OUT_SEED}), tools as {args.tool_format}")
     results, failures = [], []
+    seen_queries = training_queries(args.train_seed, args.train_examples)
+    agreement = []
     for mode in args.modes.split(","):
-        r = evaluate_held_out(needle, model_dir, args.count, mode, args.tool_format, failures)
-        results.append(r)
-        print(f"{mode:>6}: exact match {100 * r['exact_match']:.1f} %, tool names "
-              f"{100 * r['tool_name_accuracy']:.1f} %, valid {100 * r['valid']:.1f} % "
-              f"({r['ms_per_example']:.0f} ms/example incl. process start)")
-        for kind, k in r["by_kind"].items():
-            print(f"        {kind:>10} n={k['n']:4d}: exact {100 * k['exact_match']:.1f} %, "
-                  f"names {100 * k['tool_name_accuracy']:.1f} %")
+        exs, reqs = held_out_requests(args.count, mode, args.tool_format)
+        answers = {}
+        for engine in args.engines.split(","):
+            t0 = time.time()
+            if engine == "native":
+                answers[engine] = [run_cli(needle, model_dir, r["query"], r["tools"], mode) for r in reqs]
+            else:
+                answers[engine] = answers_wasm(model_dir, reqs)
+            r = score_held_out(exs, answers[engine], mode, args.tool_format, engine, time.time() - t0, failures,
+                               seen_queries)
+            results.append(r)
+            print(f"{mode:>6} ({engine}): exact match {100 * r['exact_match']:.1f} %, tool names "
+                  f"{100 * r['tool_name_accuracy']:.1f} %, valid {100 * r['valid']:.1f} % "
+                  f"({r['ms_per_example']:.0f} ms/example)")
+            for kind, k in r["by_kind"].items():
+                print(f"        {kind:>22} n={k['n']:4d}: exact {100 * k['exact_match']:.1f} %, "
+                      f"names {100 * k['tool_name_accuracy']:.1f} %")
+        if len(answers) == 2:
+            a, b = answers.values()
+            same = sum(x.get("text") == y.get("text") and "error" not in x for x, y in zip(a, b))
+            agreement.append({"mode": mode, "same_text": same, "n": len(reqs)})
+            print(f"{mode:>6}: native and WASM give the same text on {same} of {len(reqs)} examples")
     fixture = []
     if args.fixture:
         for mode in args.modes.split(","):
@@ -205,7 +250,7 @@ def main() -> int:
     for fail in failures[:args.show_failures]:
         print(f"  FAIL [{fail['mode']}] {fail['query']}\n      want {fail['want']}\n      got  {fail['got']}")
     if args.report:
-        args.report.write_text(json.dumps({"held_out": results, "fixture": fixture, "demo": demo,
+        args.report.write_text(json.dumps({"held_out": results, "agreement": agreement, "fixture": fixture, "demo": demo,
                                            "failures": failures}, indent=1, ensure_ascii=False) + "\n")
     return 0
 
