@@ -1,10 +1,11 @@
 // The demo's model choices. The bundled model is what the page loads by itself, offline,
 // served by `npm run demo` from this repository (paths relative to web/). Switch it here.
 export const BUNDLED_MODEL = {
-  label: 'bundled test model',
-  note: 'Its weights are random: answers are well-formed but meaningless. Load the published model from a URL for real ones.',
-  weights: '../build/testdata/tiny.safetensors',
-  tokenizer: '../build/testdata/tokenizer/vocab.txt',
+  label: 'needle-tiny (offline)',
+  note: 'A 1.1M-parameter model of the Needle architecture trained in this repository (train/): ' +
+    'it handles everyday requests to tools like the presets; the published Needle, one URL away, handles far more.',
+  weights: '../models/needle-tiny/needle.safetensors',
+  tokenizer: '../models/needle-tiny/vocab.txt',
 };
 
 // Prefilled in the URL fields: the published Needle files.

@@ -12,10 +12,11 @@ import { pathToFileURL } from 'node:url';
 
 import { Needle } from 'needle-wasm';
 
-import { BUILD, ROOT, VOCAB, WASM, model, requireFile, serve, tmpDir } from './helpers.mjs';
+import { ROOT, TRAINED_MODEL, WASM, requireFile, serve, tmpDir } from './helpers.mjs';
 
 requireFile(WASM, 'run `npm run build` (scripts/build_wasm.sh)');
-const WEIGHTS = requireFile(model('tiny'), `build the test data: cmake --build ${BUILD} --target needle_testdata`);
+const WEIGHTS = requireFile(TRAINED_MODEL.weights, 'the trained model is committed under models/needle-tiny (train/train.py makes it)');
+const VOCAB = TRAINED_MODEL.tokenizer;
 
 // What Vercel's bundler does for the Edge runtime, as Node module hooks.
 const EDGE_HOOKS = `

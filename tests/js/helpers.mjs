@@ -21,6 +21,13 @@ export const WASM = path.join(ROOT, 'js', 'needle_wasm.wasm');
 
 export const model = (name) => path.join(TESTDATA, `${name}.safetensors`);
 
+// The small model trained by train/train.py and committed: the offline default of the demo,
+// the examples and the Worker template, and the one whose answers are right.
+export const TRAINED_MODEL = {
+  weights: path.join(ROOT, 'models', 'needle-tiny', 'needle.safetensors'),
+  tokenizer: path.join(ROOT, 'models', 'needle-tiny', 'vocab.txt'),
+};
+
 // Fails with the command that makes a missing input, rather than skipping quietly.
 export function requireFile(file, howToMake) {
   assert.ok(fs.existsSync(file), `${file} is missing: ${howToMake}`);

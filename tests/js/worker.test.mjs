@@ -1,7 +1,7 @@
 // The Cloudflare Worker template (worker/) in the real workerd runtime: bundled by wrangler
 // from a copy of the template whose node_modules/needle-wasm is this repository (as a user's
-// install would be), then run by Miniflare offline with the tiny test model behind each of
-// the four model sources. Answers are checked against the same query run under Node.
+// install would be), then run by Miniflare offline with the trained offline model (models/needle-tiny)
+// behind each of the four model sources. Answers are checked against the same query run under Node.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,10 +11,11 @@ import { after, before, describe, test } from 'node:test';
 import { Miniflare } from 'miniflare';
 import { Needle } from 'needle-wasm';
 
-import { BUILD, ROOT, VOCAB, WASM, model, requireFile, serve, tmpDir } from './helpers.mjs';
+import { ROOT, TRAINED_MODEL, WASM, requireFile, serve, tmpDir } from './helpers.mjs';
 
 requireFile(WASM, 'run `npm run build` (scripts/build_wasm.sh)');
-const WEIGHTS = requireFile(model('tiny'), `build the test data: cmake --build ${BUILD} --target needle_testdata`);
+const WEIGHTS = requireFile(TRAINED_MODEL.weights, 'the trained model is committed under models/needle-tiny (train/train.py makes it)');
+const VOCAB = TRAINED_MODEL.tokenizer;
 const TEMPLATE = path.join(ROOT, 'worker');
 const QUERY = "What's the weather in Paris?";
 const TOOLS = [
@@ -117,7 +118,9 @@ describe('the model from R2 (MODEL_BUCKET)', () => {
 
   test('concurrent cold requests share one load; the isolate keeps the model', async () => {
     const bodies = await Promise.all([1, 2, 3].map(() => post(mf, { query: QUERY, tools: TOOLS }).then(expectAnswer)));
-    assert.ok(bodies.every((b) => b.calls.length > 0), 'the tiny model calls a tool here');
+    // The trained offline model gets this one right: the caller's tool name, the city copied.
+    assert.deepEqual(bodies[0].calls.map(({ name, arguments: a }) => ({ name, arguments: a })),
+                     [{ name: 'getWeather', arguments: { location: 'Paris' } }]);
     // With the objects gone, only a model kept in the isolate can still answer.
     const bucket = await mf.getR2Bucket('MODEL_BUCKET');
     await bucket.delete(['needle.safetensors', 'vocab.txt']);
