@@ -14,7 +14,7 @@ import { BUNDLED_MODEL } from '../../web/config.mjs';
 import { PRESETS } from '../../web/presets.mjs';
 import { cachedFetch, cachedFiles, formatBytes } from '../../web/model-cache.mjs';
 import { startServer } from '../../web/serve.mjs';
-import { BUILD, ROOT, WASM, model, requireFile, serve } from './helpers.mjs';
+import { BUILD, ROOT, VOCAB, WASM, model, requireFile, serve } from './helpers.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const WEB = path.join(ROOT, 'web');
@@ -30,6 +30,8 @@ const BUNDLED_SIZE = formatBytes(fs.statSync(BUNDLED.weights).size);
 // A full-size random model: slow enough per run to show whether the page keeps breathing.
 const FULL = requireFile(model('full'), `cmake --build ${BUILD} --target needle_testdata`);
 const FULL_URL_PATH = '/test-models/full.safetensors';
+// The full-size random model's own tokenizer (8,192 pieces; the bundled model has 4,096).
+const FULL_VOCAB_URL_PATH = '/test-models/vocab.txt';
 const SCREENSHOTS = process.env.NEEDLE_SCREENSHOT_DIR ?? path.join(BUILD, 'screenshots');
 
 const WEATHER = PRESETS.find((p) => p.id === 'weather');
@@ -39,7 +41,7 @@ let browser;
 let origin;
 
 before(async () => {
-  server = await startServer({ port: 0, files: { [FULL_URL_PATH]: FULL } });
+  server = await startServer({ port: 0, files: { [FULL_URL_PATH]: FULL, [FULL_VOCAB_URL_PATH]: VOCAB } });
   origin = new URL(server.url).origin;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -291,7 +293,7 @@ describe('the demo page', { timeout: 10 * 60_000 }, () => {
   test('stays responsive while a full-size model runs, and Stop ends a run', async (t) => {
     await page.check('input[value="url"]');
     await page.fill('#weights-url', `${origin}${FULL_URL_PATH}`);
-    await page.fill('#tokenizer-url', `${origin}/${path.relative(ROOT, BUNDLED.tokenizer)}`);
+    await page.fill('#tokenizer-url', `${origin}${FULL_VOCAB_URL_PATH}`);
     await page.click('#load');
     await page.waitForSelector('#model-status[data-state="ready"] >> text=/d_model 512/', { timeout: 120_000 });
 
