@@ -43,7 +43,8 @@ REPO = HERE.parent
 
 
 def find_needle() -> Path:
-    for candidate in sorted(REPO.glob("build*/needle")):
+    # build/ first (the README's and CI's build), then any other build directory.
+    for candidate in [REPO / "build" / "needle"] + sorted(REPO.glob("build*/needle")):
         if candidate.is_file():
             return candidate
     raise SystemExit("evaluate.py: no build*/needle found; build the CLI or pass --needle")
