@@ -48,6 +48,9 @@ export function fixtureCases(n) {
   return Array.from({ length: n }, (_, i) => examples[Math.floor(i * step)]);
 }
 
+// Calls as {name, arguments} only, for comparing with expected calls.
+export const plainCalls = (calls) => calls?.map(({ name, arguments: args }) => ({ name, arguments: args }));
+
 export const WEATHER_TOOLS = [
   { name: 'get_weather', description: 'Get current weather for a city', parameters: { location: { type: 'string' } } },
 ];

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 
 import { Needle } from 'needle-wasm';
 
-import { CLI, ROOT, TRAINED_MODEL, WASM, requireFile, runCli } from './helpers.mjs';
+import { CLI, ROOT, TRAINED_MODEL, WASM, WEATHER_TOOLS, plainCalls, requireFile, runCli } from './helpers.mjs';
 import { PRESETS } from '../../web/presets.mjs';
 
 requireFile(WASM, 'run `npm run build` (scripts/build_wasm.sh)');
@@ -24,8 +24,7 @@ const preset = (id) => PRESETS.find((p) => p.id === id).tools;
 // What the entry points show, with the answers a person would expect.
 const SHOWN = [
   // README quickstart and the one-shot example
-  { query: "What's the weather in Paris?", tools: [{ name: 'get_weather', description: 'Get current weather for a city', parameters: { location: { type: 'string' } } }],
-    want: [{ name: 'get_weather', arguments: { location: 'Paris' } }] },
+  { query: "What's the weather in Paris?", tools: WEATHER_TOOLS, want: [{ name: 'get_weather', arguments: { location: 'Paris' } }] },
   // the demo's first query
   { query: "What's the weather in Paris?", tools: preset('weather'), want: [{ name: 'get_weather', arguments: { location: 'Paris' } }] },
 ];
@@ -35,8 +34,6 @@ before(async () => {
   needle = await Needle.load(TRAINED_MODEL);
 });
 after(() => needle?.dispose());
-
-const plain = (calls) => calls?.map(({ name, arguments: args }) => ({ name, arguments: args }));
 
 test('the committed model fits the 4 MB budget and has the architecture it claims', () => {
   const bytes = fs.statSync(TRAINED_MODEL.weights).size + fs.statSync(TRAINED_MODEL.tokenizer).size;
@@ -49,7 +46,7 @@ test('the committed model fits the 4 MB budget and has the architecture it claim
 test('the requests the entry points show get the right calls', async () => {
   for (const { query, tools, want } of SHOWN) {
     const got = await needle.run(query, tools);
-    assert.deepEqual(plain(got.calls), want, `${query}: ${got.text}`);
+    assert.deepEqual(plainCalls(got.calls), want, `${query}: ${got.text}`);
   }
 });
 

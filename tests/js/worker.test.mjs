@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { Miniflare } from 'miniflare';
 import { Needle } from 'needle-wasm';
 
-import { ROOT, TRAINED_MODEL, WASM, requireFile, serve, tmpDir } from './helpers.mjs';
+import { ROOT, TRAINED_MODEL, WASM, plainCalls, requireFile, serve, tmpDir } from './helpers.mjs';
 
 requireFile(WASM, 'run `npm run build` (scripts/build_wasm.sh)');
 const WEIGHTS = requireFile(TRAINED_MODEL.weights, 'the trained model is committed under models/needle-tiny (train/train.py makes it)');
@@ -119,7 +119,7 @@ describe('the model from R2 (MODEL_BUCKET)', () => {
   test('concurrent cold requests share one load; the isolate keeps the model', async () => {
     const bodies = await Promise.all([1, 2, 3].map(() => post(mf, { query: QUERY, tools: TOOLS }).then(expectAnswer)));
     // The trained offline model gets this one right: the caller's tool name, the city copied.
-    assert.deepEqual(bodies[0].calls.map(({ name, arguments: a }) => ({ name, arguments: a })),
+    assert.deepEqual(plainCalls(bodies[0].calls),
                      [{ name: 'getWeather', arguments: { location: 'Paris' } }]);
     // With the objects gone, only a model kept in the isolate can still answer.
     const bucket = await mf.getR2Bucket('MODEL_BUCKET');
