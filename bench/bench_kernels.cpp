@@ -18,6 +18,7 @@
 #include "int4_ref.hpp"
 #include "softmax_ref.hpp"
 
+
 namespace {
 
 using namespace needle::kernels;
@@ -189,6 +190,60 @@ void bench_softmax(int n, std::mt19937& rng) {
   std::printf("%-34s %9.2f %9.2f us/call\n", "", t_ref * 1e6, t_fast * 1e6);
 }
 
+// The ceiling the matmul figures are read against: multiply-adds per second on 12
+// independent accumulators in the backend's widest float vectors (SIMD128: f32x4 mul then
+// add, as it has no fused multiply-add; AVX2: 8-wide FMA; ref: scalar). No memory traffic.
+constexpr int kPeakIters = 1 << 18;
+constexpr int kPeakChains = 12;
+volatile float g_peak_factor = 0.999f;  // read per call: the compiler may not reuse a result
+
+#if defined(NEEDLE_KERNELS_HAVE_SIMD128)
+constexpr int kPeakLanes = 4;
+float peak_loop(float factor) {
+  const v128_t a = wasm_f32x4_splat(factor), b = wasm_f32x4_splat(1e-3f);
+  v128_t acc[kPeakChains];
+  NEEDLE_SIMD128_UNROLL for (int j = 0; j < kPeakChains; ++j) acc[j] = wasm_f32x4_splat(float(j));
+  for (int i = 0; i < kPeakIters; ++i) {
+    NEEDLE_SIMD128_UNROLL for (int j = 0; j < kPeakChains; ++j) acc[j] = wasm_f32x4_add(wasm_f32x4_mul(acc[j], a), b);
+  }
+  float sum = 0.0f;
+  NEEDLE_SIMD128_UNROLL for (int j = 0; j < kPeakChains; ++j) sum += wasm_f32x4_extract_lane(acc[j], 0);
+  return sum;
+}
+#elif defined(NEEDLE_KERNELS_HAVE_AVX2)
+constexpr int kPeakLanes = 8;
+NEEDLE_TARGET_AVX2 float peak_loop(float factor) {
+  const __m256 a = _mm256_set1_ps(factor), b = _mm256_set1_ps(1e-3f);
+  __m256 acc[kPeakChains];
+  for (int j = 0; j < kPeakChains; ++j) acc[j] = _mm256_set1_ps(float(j));
+  for (int i = 0; i < kPeakIters; ++i) {
+    for (int j = 0; j < kPeakChains; ++j) acc[j] = _mm256_fmadd_ps(acc[j], a, b);
+  }
+  float sum = 0.0f;
+  for (int j = 0; j < kPeakChains; ++j) sum += _mm256_cvtss_f32(acc[j]);
+  return sum;
+}
+#endif
+
+double peak_gmacs() {
+#if defined(NEEDLE_KERNELS_HAVE_SIMD128) || defined(NEEDLE_KERNELS_HAVE_AVX2)
+  if (std::strcmp(kernels_backend(), "ref") != 0) {
+    const double t = median_seconds([] { g_sink += peak_loop(g_peak_factor); });
+    return double(kPeakChains) * kPeakLanes * kPeakIters / t * 1e-9;
+  }
+#endif
+  float acc[kPeakChains];
+  const double t = median_seconds([&] {
+    const float factor = g_peak_factor;
+    for (int j = 0; j < kPeakChains; ++j) acc[j] = float(j);
+    for (int i = 0; i < kPeakIters; ++i) {
+      for (int j = 0; j < kPeakChains; ++j) acc[j] = acc[j] * factor + 1e-3f;
+    }
+    for (float f : acc) g_sink += f;
+  });
+  return double(kPeakChains) * kPeakIters / t * 1e-9;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -205,6 +260,9 @@ int main(int argc, char** argv) {
   std::printf("needle kernels: backend %s (%s of %d runs)\n", kernels_backend(), g_best ? "best" : "medians",
               g_reps);
   std::printf("%-34s %9s %9s %-7s %s\n", "", "ref", kernels_backend(), "unit", "ratio");
+  if (selected("peak")) {
+    std::printf("%-34s %9s %9.1f GMAC/s (float multiply-add ceiling)\n", "peak", "", peak_gmacs());
+  }
   std::mt19937 rng(42);
   bench_int4_matvec(512, 512, rng);
   bench_int4_matvec(512, 256, rng);
