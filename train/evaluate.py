@@ -113,7 +113,7 @@ def training_queries(seed: int, count: int) -> set[str]:
     """The query texts the trainer generated (train.py --seed/--examples): a held-out
     example is an unseen (query, tools) pair, but a short templated query can recur in
     training next to other tools; the figures are also given for queries never seen."""
-    return {ex["query"] for ex in data.examples(seed, count)}
+    return {ex["query"] for ex in data.examples(seed, count, data.TRAIN_NONE_SHARE)}
 
 
 def score_held_out(exs: list[dict], answers: list[dict], mode: str, tool_format: str, engine: str,
@@ -193,7 +193,7 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=HELD_OUT_COUNT)
     ap.add_argument("--modes", default="typed,strict,off")
     ap.add_argument("--train-seed", type=int, default=1, help="the trainer's --seed (for the seen/unseen split)")
-    ap.add_argument("--train-examples", type=int, default=120000, help="the trainer's --examples")
+    ap.add_argument("--train-examples", type=int, default=200000, help="the trainer's --examples")
     ap.add_argument("--engines", default="native,wasm", help="native (the CLI), wasm (the npm package), or both")
     ap.add_argument("--tool-format", choices=["flat", "openai"], default="flat")
     ap.add_argument("--fixture", action="store_true")

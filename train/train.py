@@ -42,6 +42,7 @@ import tokenizer as tok  # noqa: E402
 from model import Config, Needle  # noqa: E402
 
 TOOLS_ID, TOOL_CALL_ID, EOS_ID, PAD_ID = 5, 4, 1, 0
+DECISION_POS = 2
 TRAIN_MAX_ENC = 800  # longer generated examples are dropped (about 0.1 %)
 
 
@@ -66,8 +67,9 @@ class Batches:
     """Length-bucketed batches: sort windows of examples by encoder length, cut into
     batches of at most `tokens` padded encoder tokens, shuffle the batches."""
 
-    def __init__(self, encoded: list[tuple[list[int], list[int]]], tokens: int, seed: int):
-        self.encoded, self.tokens = encoded, tokens
+    def __init__(self, encoded: list[tuple[list[int], list[int]]], tokens: int, seed: int,
+                 decision_weight: float = 1.0):
+        self.encoded, self.tokens, self.decision_weight = encoded, tokens, decision_weight
         self.rng = random.Random(seed)
 
     def epoch(self):
@@ -98,12 +100,15 @@ class Batches:
         keep = torch.zeros((len(batch), te), dtype=torch.bool)
         dec_in = torch.full((len(batch), td), PAD_ID, dtype=torch.long)
         target = torch.full((len(batch), td), -100, dtype=torch.long)
+        weight = torch.ones((len(batch), td))
+        # target = <tool_call> "▁" then the piece that decides between `[]` and a call.
+        weight[:, DECISION_POS] = self.decision_weight
         for r, (e, t) in enumerate(zip(encs, tgts)):
             enc[r, :len(e)] = torch.tensor(e)
             keep[r, :len(e)] = True
             dec_in[r, :len(t)] = torch.tensor([EOS_ID] + t[:-1])  # the decoder starts from 1
             target[r, :len(t)] = torch.tensor(t)
-        return enc, keep, dec_in, target
+        return enc, keep, dec_in, target, weight
 
 
 @torch.no_grad()
@@ -147,6 +152,17 @@ def matmul_gflops() -> float:
     return 20 * 2 * 256 ** 3 / (time.perf_counter() - t) / 1e9
 
 
+def cpu_has_bf16() -> bool:
+    """Native bfloat16 dot products (AVX512-BF16 or AMX): there autocast runs a training
+    step ~4x faster than fp32 (measured on an AMD EPYC, Zen 5); elsewhere it is emulated
+    and slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -160,12 +176,14 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--procs", type=int, default=2, help="data-parallel processes")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
-    ap.add_argument("--steps", type=int, default=2900)
-    ap.add_argument("--examples", type=int, default=120000, help="generated training examples")
+    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--examples", type=int, default=200000, help="generated training examples")
     ap.add_argument("--batch-tokens", type=int, default=8192, help="padded encoder tokens per batch")
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--qat-fraction", type=float, default=0.2)
+    ap.add_argument("--decision-weight", type=float, default=4.0,
+                    help="loss weight of the first answer token: `[]` (nothing fits) or a call")
     ap.add_argument("--vocab-size", type=int, default=4096)
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--heads", type=int, default=4)
@@ -174,6 +192,8 @@ def main() -> int:
     ap.add_argument("--dec-layers", type=int, default=4)
     ap.add_argument("--ffn-dim", type=int, default=0, help="0: no FFN (Needle's architecture)")
     ap.add_argument("--eval-every", type=int, default=0, help="0: evaluate at the end only (each costs ~80 s)")
+    ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
+                    help="bfloat16 matmuls (torch.autocast); auto: on when the CPU has AVX512-BF16 or AMX")
     ap.add_argument("--export-float", help="also write a copy with F32 projections here")
     ap.add_argument("--reuse-tokenizer", action="store_true", help="keep OUT's tokenizer if present")
     args = ap.parse_args()
@@ -218,6 +238,8 @@ def worker(rank: int, args) -> None:
         log_file.flush()
 
     log(f"args {json.dumps({k: str(v) for k, v in vars(args).items() if k != 'rendezvous'})}")
+    bf16 = args.bf16 == "on" or (args.bf16 == "auto" and cpu_has_bf16())
+    log(f"matmuls in {'bfloat16 (autocast)' if bf16 else 'float32'}")
     gflops = matmul_gflops()
     log(f"matmul speed {gflops:.1f} GFLOP/s per thread")
     if gflops < 10:
@@ -235,7 +257,7 @@ def worker(rank: int, args) -> None:
 
     held = held_out_keys()
     encoded, skipped_held, skipped_long = [], 0, 0
-    for ex in data.examples(args.seed, args.examples):
+    for ex in data.examples(args.seed, args.examples, data.TRAIN_NONE_SHARE):
         if example_key(ex) in held:
             skipped_held += 1
             continue
@@ -260,7 +282,7 @@ def worker(rank: int, args) -> None:
                             lr=args.lr, betas=(0.9, 0.98), eps=1e-8)
     for p in params:  # every process sends a gradient, even one whose share is empty
         p.grad = torch.zeros_like(p)
-    batches = Batches(encoded, args.batch_tokens, args.seed)
+    batches = Batches(encoded, args.batch_tokens, args.seed, args.decision_weight)
     qat_start = int(args.steps * (1 - args.qat_fraction))
     step, epoch, loss_avg, tok_count = 0, 0, None, 0
     t_train = time.time()
@@ -280,10 +302,12 @@ def worker(rank: int, args) -> None:
             opt.zero_grad(set_to_none=False)
             loss_sum = torch.zeros(())
             if mine:
-                enc, keep, dec_in, target = batches.tensors(mine)
-                logits = model(enc, keep, dec_in)
-                loss_sum = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), target.reshape(-1),
-                                           ignore_index=-100, reduction="sum")
+                enc, keep, dec_in, target, weight = batches.tensors(mine)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    logits = model(enc, keep, dec_in)
+                losses = F.cross_entropy(logits.float().reshape(-1, cfg.vocab_size), target.reshape(-1),
+                                         ignore_index=-100, reduction="none")
+                loss_sum = (losses * weight.reshape(-1)).sum()
                 (loss_sum / n_targets).backward()
             if world > 1:
                 flat = torch.cat([p.grad.reshape(-1) for p in params] + [loss_sum.detach().reshape(1)])
