@@ -153,9 +153,9 @@ def matmul_gflops() -> float:
 
 
 def cpu_has_bf16() -> bool:
-    """Native bfloat16 dot products (AVX512-BF16 or AMX): there autocast runs a training
-    step ~4x faster than fp32 (measured on an AMD EPYC, Zen 5); elsewhere it is emulated
-    and slower."""
+    """Native bfloat16 dot products (AVX512-BF16 or AMX). With them autocast runs a
+    training step 1.8x faster than float32 (0.48 against 0.85 s, AMD EPYC); without them
+    oneDNN has no native bfloat16 kernel, so training stays float32 (not measured)."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
