@@ -41,6 +41,10 @@ HELD_OUT_COUNT = 1000
 # whether a tool fitted or not (train/README.md).
 NONE_SHARE = 0.08
 TRAIN_NONE_SHARE = 0.16
+# train.py's default --seed and --examples; evaluate.py regenerates the same queries for its
+# seen/unseen split, so the two read them from here.
+TRAIN_SEED = 1
+TRAIN_EXAMPLES = 200000
 
 
 def dumps(x, ascii_only: bool = True) -> str:

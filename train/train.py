@@ -173,11 +173,11 @@ def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=data.TRAIN_SEED)
     ap.add_argument("--procs", type=int, default=2, help="data-parallel processes")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
     ap.add_argument("--steps", type=int, default=5000)
-    ap.add_argument("--examples", type=int, default=200000, help="generated training examples")
+    ap.add_argument("--examples", type=int, default=data.TRAIN_EXAMPLES, help="generated training examples")
     ap.add_argument("--batch-tokens", type=int, default=8192, help="padded encoder tokens per batch")
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--warmup", type=int, default=200)
