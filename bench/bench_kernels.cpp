@@ -167,6 +167,29 @@ void bench_rows_dot(int n_rows, int d, std::mt19937& rng) {
   std::printf("%-34s %9s %9.1f us/call\n", "", "", t_fast * 1e6);
 }
 
+// Logits over a BF16 embedding (the published model's layout): half the bytes of f32 rows.
+void bench_bf16_rows_dot(int n_rows, int d, std::mt19937& rng) {
+  char name[64];
+  std::snprintf(name, sizeof name, "bf16_rows_dot %dx%d", n_rows, d);
+  if (!selected(name)) return;
+  const auto values = random_floats(static_cast<size_t>(n_rows) * d, rng);
+  std::vector<std::uint16_t> rows(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &values[i], sizeof bits);
+    rows[i] = static_cast<std::uint16_t>(bits >> 16);
+  }
+  const auto h = random_floats(d, rng);
+  std::vector<float> out(n_rows);
+  const double macs = double(n_rows) * d;
+  const double t_ref = median_seconds([&] { bf16_rows_dot_ref(rows.data(), n_rows, d, h.data(), out.data()); });
+  consume(out);
+  const double t_fast = median_seconds([&] { bf16_rows_dot(rows.data(), n_rows, d, h.data(), out.data()); });
+  consume(out);
+  row(name, "GMAC/s", macs / t_ref * 1e-9, macs / t_fast * 1e-9);
+  std::printf("%-34s %9s %9.1f us/call\n", "", "", t_fast * 1e6);
+}
+
 // In-place softmax of n scores (attention rows). Each call restarts from the same scores, so
 // the copy is timed with both implementations alike (a 4 KB memcpy, small next to the exps).
 void bench_softmax(int n, std::mt19937& rng) {
@@ -275,6 +298,7 @@ int main(int argc, char** argv) {
   bench_f32_matvec(512, 512, rng);
   bench_f32_matmul(512, 512, 256, rng);
   bench_rows_dot(8192, 512, rng);
+  bench_bf16_rows_dot(8192, 512, rng);
   // Attention shapes of ops.hpp: encoder scores (Q K^T via keys transposed) and context over
   // 1024 tokens, decoder scores of one head over 512 cached keys.
   bench_f32_matmul(64, 1024, 1024, rng);

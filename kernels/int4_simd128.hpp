@@ -440,8 +440,39 @@ inline void f32_rows_dot_simd128(const float* rows, int n_rows, int d, const flo
 }
 
 // f32_rows_dot over BF16 rows (an embedding stored in BF16): exact widening, half the bytes.
+// Eight BF16 values load as four int32 lanes holding (even, odd) pairs: a shift gives the even
+// elements as floats, a mask the odd ones, with no widening. h is split into even and odd
+// halves once per 8 columns, shared by four rows. Four rows, one accumulator each (see
+// rows_dot).
 inline void bf16_rows_dot_simd128(const std::uint16_t* rows, int n_rows, int d, const float* h, float* out) {
-  simd128_detail::rows_dot<simd128_detail::Bf16Row>(rows, n_rows, d, h, out);
+  using namespace simd128_detail;
+  const size_t ld = static_cast<size_t>(d);
+  const int d8 = d / 8 * 8;
+  const v128_t high = wasm_i32x4_splat(static_cast<std::int32_t>(0xFFFF0000u));
+  int r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    const std::uint16_t* p[4] = {rows + r * ld, rows + (r + 1) * ld, rows + (r + 2) * ld, rows + (r + 3) * ld};
+    v128_t a[4];
+    NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) a[q] = wasm_f32x4_splat(0.0f);
+    for (int k = 0; k < d8; k += 8) {
+      const v128_t h0 = wasm_v128_load(h + k), h1 = wasm_v128_load(h + k + 4);
+      const v128_t h_even = wasm_i32x4_shuffle(h0, h1, 0, 2, 4, 6);
+      const v128_t h_odd = wasm_i32x4_shuffle(h0, h1, 1, 3, 5, 7);
+      NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) {
+        const v128_t pairs = wasm_v128_load(p[q] + k);
+        a[q] = fmadd(wasm_i32x4_shl(pairs, 16), h_even, a[q]);
+        a[q] = fmadd(wasm_v128_and(pairs, high), h_odd, a[q]);
+      }
+    }
+    alignas(16) float four[4];
+    wasm_v128_store(four, hsum4(a[0], a[1], a[2], a[3]));
+    NEEDLE_SIMD128_UNROLL for (int q = 0; q < 4; ++q) {
+      float acc = four[q];
+      for (int k = d8; k < d; ++k) acc += bf16_to_f32(p[q][k]) * h[k];
+      out[r + q] = acc;
+    }
+  }
+  if (r < n_rows) rows_dot<Bf16Row>(rows + r * ld, n_rows - r, d, h, out + r);
 }
 
 
