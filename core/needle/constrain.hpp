@@ -11,7 +11,10 @@
 //           {"name": <tool>, "arguments": {...}} objects, argument values of the types the
 //           schema declares (enum members, nested items/properties), valid string escapes,
 //           every required key before the object closes, no key twice, EOS only once the
-//           JSON is complete, and a forced shortest completion at the length cap. Its legal
+//           JSON is complete, and a forced shortest completion at the length cap. The JSON
+//           is compact, as Needle was trained (json.dumps with "," and ":"): whitespace
+//           only inside strings or around the whole array; and <tool_call> only opens the
+//           answer, markup pieces such as <tools> never appear in it. Its legal
 //           set is a subset of strict's, so whenever strict's choice is legal typed keeps it
 //           (token parity with the reference on every answer that was already well formed).
 //
@@ -102,8 +105,9 @@ class TokenTable {
   static TokenTable build(const Tokenizer& tok);
   // A table from plain strings (tests, tools without a tokenizer): texts[id] is both the
   // strict text and the output text of id; empty means a control token.
+  // tool_call_id is markup, and so is every id in `markup`.
   static TokenTable from_texts(std::span<const std::string> texts, std::int32_t eos_id = 1,
-                               std::int32_t tool_call_id = 4);
+                               std::int32_t tool_call_id = 4, std::span<const std::int32_t> markup = {});
 
   int vocab_size() const { return static_cast<int>(strict_.size()); }
   // Upstream's string: "" for control/unknown pieces, chr(0xNN) (as UTF-8) for byte
@@ -113,6 +117,8 @@ class TokenTable {
   std::string_view text(std::int32_t id) const { return view(text_[std::size_t(id)]); }
   std::int32_t eos_id() const { return eos_id_; }
   std::int32_t tool_call_id() const { return tool_call_id_; }
+  // A user-defined piece (<tool_call>, <tools>): markup of the protocol, not answer text.
+  bool is_markup(std::int32_t id) const { return markup_[std::size_t(id)] != 0; }
   // Ids whose strict text starts with `first`, ascending.
   std::span<const std::int32_t> strict_starting_with(std::uint8_t first) const {
     return {strict_ids_.data() + strict_start_[first], strict_start_[first + 1u] - strict_start_[first]};
@@ -137,6 +143,7 @@ class TokenTable {
   std::string arena_;
   std::vector<Slice> strict_, text_;
   std::vector<std::int32_t> strict_ids_, text_ids_;
+  std::vector<std::uint8_t> markup_;
   std::array<std::uint32_t, 257> strict_start_{}, text_start_{};
   std::int32_t eos_id_ = -1, tool_call_id_ = -1;
 };
@@ -171,6 +178,7 @@ inline TokenTable TokenTable::build(const Tokenizer& tok) {
     }
     t.strict_.push_back(t.add(s));
     t.text_.push_back(t.add(tok.token_text(id)));
+    t.markup_.push_back(type == PieceType::kUserDefined);
   }
   t.eos_id_ = tok.eos_id();
   t.tool_call_id_ = tok.find_piece("<tool_call>");
@@ -179,12 +187,16 @@ inline TokenTable TokenTable::build(const Tokenizer& tok) {
 }
 
 inline TokenTable TokenTable::from_texts(std::span<const std::string> texts, std::int32_t eos_id,
-                                         std::int32_t tool_call_id) {
+                                         std::int32_t tool_call_id, std::span<const std::int32_t> markup) {
   TokenTable t;
   for (const std::string& s : texts) {
     t.strict_.push_back(t.add(s));
     t.text_.push_back(t.strict_.back());
   }
+  t.markup_.assign(texts.size(), 0);
+  for (const std::int32_t id : markup)
+    if (id >= 0 && std::size_t(id) < texts.size()) t.markup_[std::size_t(id)] = 1;
+  if (tool_call_id >= 0 && std::size_t(tool_call_id) < texts.size()) t.markup_[std::size_t(tool_call_id)] = 1;
   t.eos_id_ = eos_id;
   t.tool_call_id_ = tool_call_id;
   t.index();
@@ -816,13 +828,14 @@ inline constexpr std::string_view kNameKey = "name\"";
 inline constexpr std::string_view kArgumentsKey = "arguments\"";
 
 inline bool TypedGrammar::feed(TypedState& st, std::uint8_t ch) const {
-  const bool ws = is_ws(static_cast<char>(ch));
+  // Compact JSON: past the root, a whitespace byte is legal only where a frame takes it as
+  // text (strings, names, keys, enum spellings); every structural position refuses it.
   for (;;) {
     Frame& f = st.frames[st.depth - 1];
     Step step;
     switch (f.kind) {
       case Frame::kRoot:
-        if (ws) return true;
+        if (is_ws(static_cast<char>(ch))) return true;
         if (f.sub == 0 && ch == '[') {
           f.sub = 1;
           Frame calls;
@@ -831,7 +844,6 @@ inline bool TypedGrammar::feed(TypedState& st, std::uint8_t ch) const {
         }
         return false;
       case Frame::kCalls:  // sub 0: after '[', 1: after ',', 2: after a call
-        if (ws) return true;
         if (f.sub != 2 && ch == '{' && !s_->names.empty()) {
           f.sub = 2;
           Frame c;
@@ -850,7 +862,6 @@ inline bool TypedGrammar::feed(TypedState& st, std::uint8_t ch) const {
       case Frame::kCall: return call(st, f, ch);
       case Frame::kObject: return object(st, f, ch);
       case Frame::kArray:  // sub 0: after '[', 1: after ',', 2: after an item
-        if (ws) return true;
         if (f.sub == 2) {
           if (ch == ',') {
             f.sub = 1;
@@ -881,14 +892,12 @@ inline bool TypedGrammar::feed(TypedState& st, std::uint8_t ch) const {
   }
 }
 
-// {"name":"<tool>","arguments":{...}} with whitespace between tokens. Subs:
+// {"name":"<tool>","arguments":{...}}, compact. Subs:
 // 0 before "name", 1 in "name" (pos), 2 before ':', 3 before the name value, 4 in the
 // name (a = trie node), 5 before ',', 6 before "arguments", 7 in it (pos), 8 before ':',
 // 9 before '{', 10 after the arguments object.
 inline bool TypedGrammar::call(TypedState& st, Frame& f, std::uint8_t ch) const {
-  const bool ws = is_ws(static_cast<char>(ch));
   const auto expect = [&](char want, std::uint8_t next) {
-    if (ws) return true;
     if (ch != static_cast<std::uint8_t>(want)) return false;
     f.sub = next;
     return true;
@@ -921,7 +930,6 @@ inline bool TypedGrammar::call(TypedState& st, Frame& f, std::uint8_t ch) const 
     case 6: f.pos = 0; return expect('"', 7);
     case 8: return expect(':', 9);
     case 9: {
-      if (ws) return true;
       if (ch != '{') return false;
       f.sub = 10;
       Frame o;
@@ -930,7 +938,6 @@ inline bool TypedGrammar::call(TypedState& st, Frame& f, std::uint8_t ch) const 
       return push(st, o);
     }
     default:
-      if (ws) return true;
       if (ch != '}') return false;
       --st.depth;
       return true;
@@ -940,7 +947,6 @@ inline bool TypedGrammar::call(TypedState& st, Frame& f, std::uint8_t ch) const 
 // Subs: 0 after '{', 1 after ',', 2 in a schema key (a = trie node), 3 before ':',
 // 4 before the value, 5 after the value.
 inline bool TypedGrammar::object(TypedState& st, Frame& f, std::uint8_t ch) const {
-  const bool ws = is_ws(static_cast<char>(ch));
   const bool restricted = f.b >= 0;
   const auto begin_key = [&] {
     if (!restricted) {
@@ -957,7 +963,6 @@ inline bool TypedGrammar::object(TypedState& st, Frame& f, std::uint8_t ch) cons
   switch (f.sub) {
     case 0:
     case 5:
-      if (ws) return true;
       if (ch == '}') {
         if (!required_done(f)) return false;
         --st.depth;
@@ -970,7 +975,6 @@ inline bool TypedGrammar::object(TypedState& st, Frame& f, std::uint8_t ch) cons
       }
       return false;
     case 1:
-      if (ws) return true;
       return ch == '"' && begin_key();
     case 2: {
       if (ch == '"') {
@@ -990,12 +994,10 @@ inline bool TypedGrammar::object(TypedState& st, Frame& f, std::uint8_t ch) cons
       return true;
     }
     case 3:
-      if (ws) return true;
       if (ch != ':') return false;
       f.sub = 4;
       return true;
     default: {  // 4
-      if (ws) return true;
       const std::int32_t schema =
           restricted ? s_->objects[std::size_t(f.b)].schemas[std::size_t(f.c)] : ToolSchemas::kAny;
       f.sub = 5;
@@ -1567,7 +1569,8 @@ inline std::int32_t Constrainer::strict_choice(std::span<const float> logits, St
 
 inline bool Constrainer::typed_allows(std::int32_t id) const {
   if (id == table_->eos_id()) return complete();
-  if (!started_ && id == table_->tool_call_id()) return true;  // the opening <tool_call>
+  if (id == table_->tool_call_id()) return !started_;  // it opens the answer, nothing else
+  if (table_->is_markup(id)) return false;
   const std::string_view text = table_->text(id);
   if (text.empty()) return false;
   scratch_.copy_from(typed_);

@@ -305,13 +305,34 @@ std::vector<std::vector<std::string>> shallow_object_keys(std::string_view text)
   return out;
 }
 
-// "" when `text` is a valid answer for `tools`: a JSON array of {"name", "arguments"}
-// objects naming tools, using only their parameters (once each), the required ones
-// present, values of the declared top-level type and in the enum.
+// Index of the first whitespace byte outside JSON strings in `text`, or npos.
+std::size_t first_space_outside_strings(std::string_view text) {
+  bool in_string = false, escaped = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// "" when `text` is a valid answer for `tools`: a compact JSON array of {"name",
+// "arguments"} objects naming tools, using only their parameters (once each), the required
+// ones present, values of the declared top-level type and in the enum.
 std::string answer_problem(std::string_view text, const CanonicalTools& tools) {
   auto doc = json::parse(text);
   if (!doc.ok()) return "not JSON: " + doc.error().message;
   if (!doc->is_array()) return "not an array";
+  const std::size_t first = text.find_first_not_of(" \t\n\r"), last = text.find_last_not_of(" \t\n\r");
+  if (first_space_outside_strings(text.substr(first, last + 1 - first)) != std::string_view::npos)
+    return "not compact: whitespace between tokens";
   for (const auto& keys : shallow_object_keys(text)) {
     std::set<std::string> unique(keys.begin(), keys.end());
     if (unique.size() != keys.size()) return "a key is repeated";
@@ -416,17 +437,20 @@ std::string random_tools_json(std::mt19937& rng) {
   return out + "]";
 }
 
-// A random valid answer, spelled the way a model might: optional whitespace between
-// tokens (when `ws`), escapes, raw UTF-8, every number form.
+// A random answer, spelled the way a model might: escapes, raw UTF-8, every number form;
+// optional whitespace around the array (when `ws`) and between tokens inside it (when
+// `interior_ws`, which compact JSON, and so typed mode, refuses).
 struct AnswerWriter {
   std::mt19937& rng;
   bool ws;
   std::string out;
+  bool interior_ws = false;
 
-  void space() {
+  void add_space(bool wanted) {
     static const char* const kSpaces[] = {" ", "\n", "\t", "  ", "\r\n"};
-    if (ws && rng() % 3 == 0) out += kSpaces[rng() % std::size(kSpaces)];
+    if (wanted && rng() % 3 == 0) out += kSpaces[rng() % std::size(kSpaces)];
   }
+  void space() { add_space(interior_ws); }
   void string_value() {
     static const char* const kStrings[] = {
         "Paris", "", "New York", "a\\\"b", "line\\nbreak", "tab\\t", "\\u00e9t\\u00E9",
@@ -539,7 +563,7 @@ struct AnswerWriter {
     out += '}';
   }
   void answer(const CanonicalTools& tools) {
-    space();
+    add_space(ws);
     out += '[';
     space();
     const int n = tools.tools.empty() ? 0 : int(rng() % 3);
@@ -571,7 +595,7 @@ struct AnswerWriter {
       space();
     }
     out += ']';
-    space();
+    add_space(ws);
   }
 };
 
@@ -959,12 +983,13 @@ TEST(TypedMask, HandWorkedWeatherExample) {
   feed({22});
   EXPECT_EQ(allowed(c), (S{23}));
   feed({23});
-  EXPECT_EQ(allowed(c), (S{32, 42}));
+  EXPECT_EQ(allowed(c), (S{32})) << "compact JSON: no space (42) before ':'";
   feed({32});  // location is a string
-  EXPECT_EQ(allowed(c), (S{8, 13, 15, 20, 21, 39, 42}));
-  feed({21});  // inside the string: all text but a closing quote followed by junk
+  EXPECT_EQ(allowed(c), (S{8, 13, 15, 20, 21, 39}));
+  feed({21});  // inside the string: all text but a closing quote followed by junk, and
+                // <tool_call> (4), which only opens the answer
   S in_string;
-  for (std::int32_t id = 4; id <= 44; ++id)
+  for (std::int32_t id = 5; id <= 44; ++id)
     if (id != 8 && id != 15 && id != 29 && id != 39) in_string.insert(id);
   EXPECT_EQ(allowed(c), in_string);
   expect_pick_is_masked_argmax(c, rng, t.vocab_size());
@@ -981,7 +1006,7 @@ TEST(TypedMask, HandWorkedWeatherExample) {
   // The empty answer.
   Constrainer e(t, tools, DecodeMode::kTyped);
   e.accept(37);
-  EXPECT_EQ(allowed(e), (S{33, 36, 42, 43}));
+  EXPECT_EQ(allowed(e), (S{33, 36, 43}));
   e.accept(36);
   EXPECT_EQ(allowed(e), (S{1, 42}));
 }
@@ -1046,7 +1071,15 @@ TEST(TypedGrammar, RejectsExactlyTheOffendingByte) {
   const std::string cases[] = {
       R"([{"name":"get_wet)",                     // not a tool
       R"([{"a)",                                  // "name" first
-      R"([{"name" : "get_time" , "arguments":{"zone":"x"} }, {"name":"get_time","arguments":[)",
+      R"([{"name":"get_time","arguments":{"zone":"x"}},{"name":"get_time","arguments":[)",
+      // Compact JSON: whitespace between tokens, at every kind of structural position.
+      R"([ )", R"([{ )", R"([{"name" )", R"([{"name": )", R"([{"name":"get_time" )",
+      R"([{"name":"get_time", )", R"([{"name":"get_time","arguments" )",
+      R"([{"name":"get_time","arguments": )", R"([{"name":"get_time","arguments":{ )",
+      args + R"("location" )", args + R"("location": )", args + R"("location":"a" )",
+      args + R"("location":"a", )", args + R"("days":1 )", args + R"("flags":[ )",
+      args + R"("flags":[true )", args + R"("flags":[true, )", args + "\"location\":\"a\"}\n",
+      args + "\"location\":\"a\"}}\t", args + "\"unit\":\"celsius\"\r",
       args + R"("days":")",                       // integer
       args + R"("days":1.)",                      // integer: no fraction
       args + R"("days":01)",                      // leading zero
@@ -1086,8 +1119,9 @@ TEST(TypedGrammar, RejectsExactlyTheOffendingByte) {
     TypedState st2;
     EXPECT_FALSE(g.feed(st2, text)) << text;
   }
-  // And the legal neighbours of some of them.
-  for (const std::string& text : {args + R"("days":-0,"temp":-1.5E+3,"location":"\ud83d\ude00é")",
+  // And the legal neighbours of some of them: whitespace inside strings and around the array.
+  for (const std::string& text : {std::string(" \n[{\"name\":\"get_time\",\"arguments\":{\"zone\":\" a  b \"}}] \r\n"),
+                                 args + R"("days":-0,"temp":-1.5E+3,"location":"\ud83d\ude00é")",
                                  args + R"("location":"a","extra":{"k":[1,{"x":null}]},"opts":{"a":"b"})",
                                  args + R"("unit":"fahrenheit","flags":[],"location":"\u00e9\"")",
                                  std::string(R"([{"name":"get_time","arguments":{"citt\u00e0":"x","zone":"z"}}])"),
@@ -1120,6 +1154,27 @@ TEST(TypedGrammar, AcceptsEveryValidAnswer) {
   EXPECT_GT(answers, 1000);
 }
 
+// Needle answers in compact JSON: whitespace between tokens is refused at its first byte,
+// wherever it falls; whitespace inside strings is text.
+TEST(TypedGrammar, RefusesWhitespaceBetweenTokens) {
+  std::mt19937 rng(6);
+  int refused = 0;
+  for (const std::string& list : tool_lists(200, 18)) {
+    const CanonicalTools tools = canonical(list);
+    const ToolSchemas s = ToolSchemas::build(tools);
+    const TypedGrammar g(s);
+    AnswerWriter w{rng, false, {}, true};
+    w.answer(tools);
+    const std::size_t at = first_space_outside_strings(w.out);
+    if (at == std::string_view::npos) continue;  // no whitespace drawn
+    TypedState st;
+    ASSERT_TRUE(g.feed(st, std::string_view(w.out).substr(0, at))) << w.out;
+    EXPECT_FALSE(g.feed(st, std::uint8_t(w.out[at]))) << "byte " << at << " of " << w.out;
+    ++refused;
+  }
+  EXPECT_GT(refused, 100);
+}
+
 TEST(TypedGrammar, CompletionIsTheShortestClosing) {
   const CanonicalTools tools = canonical(kWeatherTools);
   const ToolSchemas s = ToolSchemas::build(tools);
@@ -1128,7 +1183,7 @@ TEST(TypedGrammar, CompletionIsTheShortestClosing) {
   const std::string tail = R"("location":""}}])";
   const std::pair<std::string, std::string> cases[] = {
       {"", "[]"},
-      {" [ ", "]"},
+      {" [", "]"},
       {"[{", R"("name":"get_time","arguments":{"zone":""}}])"},
       {R"([{"na)", R"(me":"get_time","arguments":{"zone":""}}])"},
       {R"([{"name")", R"(:"get_time","arguments":{"zone":""}}])"},
