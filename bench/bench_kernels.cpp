@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "int4.hpp"
@@ -151,40 +152,35 @@ void bench_f32_matmul(int in, int out, int n, std::mt19937& rng) {
   row(name, "GMAC/s", macs / t_ref * 1e-9, macs / t_fast * 1e-9);
 }
 
+// Logits: the dot of h with every row of an embedding, F32 rows or BF16 ones (the published
+// model's layout, half the bytes).
+template <class Row>
 void bench_rows_dot(int n_rows, int d, std::mt19937& rng) {
+  constexpr bool kBf16 = std::is_same_v<Row, std::uint16_t>;
   char name[64];
-  std::snprintf(name, sizeof name, "f32_rows_dot %dx%d", n_rows, d);
-  if (!selected(name)) return;
-  const auto rows = random_floats(static_cast<size_t>(n_rows) * d, rng);
-  const auto h = random_floats(d, rng);
-  std::vector<float> out(n_rows);
-  const double bytes = double(n_rows) * d * 4;
-  const double t_ref = median_seconds([&] { f32_rows_dot_ref(rows.data(), n_rows, d, h.data(), out.data()); });
-  consume(out);
-  const double t_fast = median_seconds([&] { f32_rows_dot(rows.data(), n_rows, d, h.data(), out.data()); });
-  consume(out);
-  row(name, "GB/s", bytes / t_ref * 1e-9, bytes / t_fast * 1e-9);
-  std::printf("%-34s %9s %9.1f us/call\n", "", "", t_fast * 1e6);
-}
-
-// Logits over a BF16 embedding (the published model's layout): half the bytes of f32 rows.
-void bench_bf16_rows_dot(int n_rows, int d, std::mt19937& rng) {
-  char name[64];
-  std::snprintf(name, sizeof name, "bf16_rows_dot %dx%d", n_rows, d);
+  std::snprintf(name, sizeof name, "%s_rows_dot %dx%d", kBf16 ? "bf16" : "f32", n_rows, d);
   if (!selected(name)) return;
   const auto values = random_floats(static_cast<size_t>(n_rows) * d, rng);
-  std::vector<std::uint16_t> rows(values.size());
+  std::vector<Row> rows(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
-    std::uint32_t bits;
-    std::memcpy(&bits, &values[i], sizeof bits);
-    rows[i] = static_cast<std::uint16_t>(bits >> 16);
+    if constexpr (kBf16) {
+      std::uint32_t bits;
+      std::memcpy(&bits, &values[i], sizeof bits);
+      rows[i] = static_cast<std::uint16_t>(bits >> 16);
+    } else {
+      rows[i] = values[i];
+    }
   }
   const auto h = random_floats(d, rng);
   std::vector<float> out(n_rows);
   const double macs = double(n_rows) * d;
-  const double t_ref = median_seconds([&] { bf16_rows_dot_ref(rows.data(), n_rows, d, h.data(), out.data()); });
+  const auto run = [&](auto f32_kernel, auto bf16_kernel) {
+    if constexpr (kBf16) bf16_kernel(rows.data(), n_rows, d, h.data(), out.data());
+    else f32_kernel(rows.data(), n_rows, d, h.data(), out.data());
+  };
+  const double t_ref = median_seconds([&] { run(f32_rows_dot_ref, bf16_rows_dot_ref); });
   consume(out);
-  const double t_fast = median_seconds([&] { bf16_rows_dot(rows.data(), n_rows, d, h.data(), out.data()); });
+  const double t_fast = median_seconds([&] { run(f32_rows_dot, bf16_rows_dot); });
   consume(out);
   row(name, "GMAC/s", macs / t_ref * 1e-9, macs / t_fast * 1e-9);
   std::printf("%-34s %9s %9.1f us/call\n", "", "", t_fast * 1e6);
@@ -297,13 +293,13 @@ int main(int argc, char** argv) {
   bench_int4_matmul(2048, 512, 256, rng);
   bench_f32_matvec(512, 512, rng);
   bench_f32_matmul(512, 512, 256, rng);
-  bench_rows_dot(8192, 512, rng);
-  bench_bf16_rows_dot(8192, 512, rng);
+  bench_rows_dot<float>(8192, 512, rng);
+  bench_rows_dot<std::uint16_t>(8192, 512, rng);
   // Attention shapes of ops.hpp: encoder scores (Q K^T via keys transposed) and context over
   // 1024 tokens, decoder scores of one head over 512 cached keys.
   bench_f32_matmul(64, 1024, 1024, rng);
   bench_f32_matmul(1024, 64, 1024, rng);
-  bench_rows_dot(512, 64, rng);
+  bench_rows_dot<float>(512, 64, rng);
   bench_softmax(1024, rng);
   std::printf("(checksum %g)\n", g_sink);
   return 0;
