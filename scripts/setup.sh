@@ -4,8 +4,11 @@
 # nodejs/npm packages are deliberately not installed (they conflict with it).
 set -euo pipefail
 
+# clang-14 and libclang-rt-14-dev: the fuzz targets (libFuzzer, sanitizers; tests/fuzz). The
+# runtime is only recommended by clang, and recommends are not installed here.
 packages=(cmake g++ make pkg-config libgtest-dev libsimdjson-dev libsentencepiece-dev
-          sentencepiece python3-numpy python3-sentencepiece emscripten binaryen chromium)
+          sentencepiece python3-numpy python3-sentencepiece emscripten binaryen chromium
+          clang-14 libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
