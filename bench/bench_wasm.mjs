@@ -140,10 +140,11 @@ async function runWasm() {
     console.log(`prefill ${String(rs[0].encoderTokens).padStart(4)} tokens: ${fmt(ms, 2).padStart(8)} ms  ${fmt(res.prefill[n], 0).padStart(8)} tok/s  (tokenize + encoder + cross K/V)`);
   }
 
-  // Decode: 32 steps after a 256-token prefill.
+  // Decode: 32 steps after a 256-token prefill. 15 repetitions, like bench_model: five gave
+  // medians 20 % apart from one run to the next on shared machines.
   {
     const q = 'weather '.repeat(253);
-    const rs = await timed(q, '[]', off(32), 5);
+    const rs = await timed(q, '[]', off(32), 15);
     const perTok = median(rs.map((x) => x.timings.decodeMs / x.tokens.length));
     res.decode = 1e3 / perTok;
     console.log(`decode ${rs[0].tokens.length} steps (${rs[0].encoderTokens} enc tokens): ${fmt(perTok * rs[0].tokens.length, 2)} ms  ${fmt(res.decode, 0)} tok/s`);
