@@ -27,6 +27,7 @@ hand-written requests to the demo's preset tools (train/demo_tools.json).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -112,8 +113,20 @@ def held_out_requests(count: int, mode: str, tool_format: str) -> tuple[list[dic
 def training_queries(seed: int, count: int) -> set[str]:
     """The query texts the trainer generated (train.py --seed/--examples): a held-out
     example is an unseen (query, tools) pair, but a short templated query can recur in
-    training next to other tools; the figures are also given for queries never seen."""
-    return {ex["query"] for ex in data.examples(seed, count, data.TRAIN_NONE_SHARE)}
+    training next to other tools; the figures are also given for queries never seen.
+    Generating 200,000 examples takes about a minute, so the set is cached under build/,
+    keyed by the generator's sources and the arguments."""
+    key = hashlib.sha256(repr((seed, count, data.TRAIN_NONE_SHARE)).encode())
+    for source in sorted(HERE.glob("*.py")):
+        if source.name in ("data.py", "intents.py", "pools.py"):
+            key.update(source.read_bytes())
+    cache = HERE.parent / "build" / "train-cache" / f"queries-{key.hexdigest()[:16]}.json"
+    if cache.exists():
+        return set(json.loads(cache.read_text(encoding="utf-8")))
+    queries = {ex["query"] for ex in data.examples(seed, count, data.TRAIN_NONE_SHARE)}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(sorted(queries), ensure_ascii=False), encoding="utf-8")
+    return queries
 
 
 def score_held_out(exs: list[dict], answers: list[dict], mode: str, tool_format: str, engine: str,
