@@ -105,9 +105,9 @@ class TokenTable {
   static TokenTable build(const Tokenizer& tok);
   // A table from plain strings (tests, tools without a tokenizer): texts[id] is both the
   // strict text and the output text of id; empty means a control token.
-  // tool_call_id is markup, and so is every id in `markup`.
+  // Its only markup piece is tool_call_id.
   static TokenTable from_texts(std::span<const std::string> texts, std::int32_t eos_id = 1,
-                               std::int32_t tool_call_id = 4, std::span<const std::int32_t> markup = {});
+                               std::int32_t tool_call_id = 4);
 
   int vocab_size() const { return static_cast<int>(strict_.size()); }
   // Upstream's string: "" for control/unknown pieces, chr(0xNN) (as UTF-8) for byte
@@ -187,15 +187,13 @@ inline TokenTable TokenTable::build(const Tokenizer& tok) {
 }
 
 inline TokenTable TokenTable::from_texts(std::span<const std::string> texts, std::int32_t eos_id,
-                                         std::int32_t tool_call_id, std::span<const std::int32_t> markup) {
+                                         std::int32_t tool_call_id) {
   TokenTable t;
   for (const std::string& s : texts) {
     t.strict_.push_back(t.add(s));
     t.text_.push_back(t.strict_.back());
   }
   t.markup_.assign(texts.size(), 0);
-  for (const std::int32_t id : markup)
-    if (id >= 0 && std::size_t(id) < texts.size()) t.markup_[std::size_t(id)] = 1;
   if (tool_call_id >= 0 && std::size_t(tool_call_id) < texts.size()) t.markup_[std::size_t(tool_call_id)] = 1;
   t.eos_id_ = eos_id;
   t.tool_call_id_ = tool_call_id;

@@ -1063,6 +1063,35 @@ bool grammar_accepts(const TypedGrammar& g, std::string_view text, TypedState* o
   return ok;
 }
 
+// The real tokenizer's user-defined pieces are markup: typed mode refuses them inside a
+// value, where strict (values free) allows them, and <tool_call> after the opening.
+TEST(TypedMask, MarkupPiecesNeverInsideTheAnswer) {
+  const Tokenizer& tok = real_tokenizer();
+  const TokenTable& t = real_table();
+  const std::int32_t tool_call = tok.find_piece("<tool_call>"), tools_piece = tok.find_piece("<tools>");
+  ASSERT_GE(tool_call, 0);
+  ASSERT_GE(tools_piece, 0);
+  EXPECT_TRUE(t.is_markup(tool_call));
+  EXPECT_TRUE(t.is_markup(tools_piece));
+  EXPECT_FALSE(t.is_markup(tok.encode("weather").front()));
+  const CanonicalTools tools = canonical(kWeatherTools);
+  Constrainer typed(t, tools, DecodeMode::kTyped), strict(t, tools, DecodeMode::kStrict);
+  EXPECT_TRUE(typed.mask()[std::size_t(tool_call)]) << "the opening <tool_call>";
+  std::vector<std::int32_t> ids = {tool_call};
+  for (const std::int32_t id : tok.encode(R"([{"name":"get_weather","arguments":{"location":"Par)")) ids.push_back(id);
+  for (const std::int32_t id : ids) {
+    typed.accept(id);
+    strict.accept(id);
+  }
+  ASSERT_FALSE(typed.broken());
+  const auto typed_mask = typed.mask(), strict_mask = strict.mask();
+  for (const std::int32_t id : {tool_call, tools_piece}) {
+    EXPECT_TRUE(strict_mask[std::size_t(id)]) << id;
+    EXPECT_FALSE(typed_mask[std::size_t(id)]) << id;
+  }
+  EXPECT_TRUE(typed_mask[std::size_t(tok.encode("is").back())]) << "ordinary text stays legal in the value";
+}
+
 TEST(TypedGrammar, RejectsExactlyTheOffendingByte) {
   const CanonicalTools tools = canonical(kWeatherTools);
   const ToolSchemas s = ToolSchemas::build(tools);
