@@ -65,9 +65,12 @@ for target in "${targets[@]}"; do
   if [ "$seconds" -gt 0 ]; then
     mkdir -p "$out/corpus/$name" "$out/crashes"
     echo "fuzz: $target for ${seconds}s"
-    "$out/$target" "${common[@]}" -max_total_time="$seconds" -artifact_prefix="$out/crashes/$name-" \
-      "$out/corpus/$name" "${dirs[@]}" 2>&1 | grep -E "^#[0-9]+.*(pulse|DONE)|ERROR|SUMMARY|Test unit" || true
-    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    log=$out/$name.campaign.log
+    if ! "$out/$target" "${common[@]}" -max_total_time="$seconds" -artifact_prefix="$out/crashes/$name-" \
+         "$out/corpus/$name" "${dirs[@]}" > "$log" 2>&1; then
+      status=1
+    fi
+    grep -E "^#[0-9]+.*DONE|ERROR|SUMMARY|Test unit" "$log" || true
   else
     echo "fuzz: $target: replay $(find "${dirs[@]}" -type f | wc -l) inputs, then ${runs[$name]} fixed-seed executions"
     log=$out/$name.log
