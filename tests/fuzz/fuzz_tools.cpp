@@ -2,7 +2,8 @@
 // serialisation), the typed grammar built from the tools, and call parsing. Input: a tools
 // JSON text, a NUL byte, then an answer text. The answer is fed to the grammar byte by byte;
 // at the first refused byte (or the end), the grammar's shortest completion of the accepted
-// prefix must itself be accepted and complete the answer. Seeds: tests/fuzz/corpus/tools.
+// prefix must itself be accepted, complete the answer, and make one that parse_calls finds
+// follows the tool list exactly. Seeds: tests/fuzz/corpus/tools.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -50,10 +51,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   needle::constrain_detail::TypedState closed;
   closed.copy_from(st);
   if (!grammar.feed(closed, closing) || !needle::constrain_detail::TypedGrammar::complete(closed)) __builtin_trap();
+  // What the grammar completes is an answer that follows the tool list exactly.
   const std::string whole = std::string(answer.substr(0, fed)) + closing;
   const needle::ParsedCalls calls = needle::parse_calls(whole, *tools);
+  if (!calls.ok()) __builtin_trap();
   (void)needle::restore_tool_names(whole, *tools);
   (void)needle::parse_calls(answer, *tools);
-  (void)calls;
   return 0;
 }
